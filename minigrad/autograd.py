@@ -1,0 +1,452 @@
+"""Grad mode, ``Function`` (one node of the tape) and the backward engine.
+
+The tape is implicit: every recorded ``Function`` gets a sequence number from a global counter.
+An op's inputs always exist before its outputs, so visiting the reachable nodes in *descending*
+sequence order is a valid reverse topological order. The engine keeps a heap of nodes to visit
+and a dict of gradients waiting for them: no recursion, so a 100,000-op chain is fine.
+"""
+from __future__ import annotations
+
+import functools
+import heapq
+import itertools
+import weakref
+from typing import Any, Callable, Iterable, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+_grad_enabled = True          # the only mutable module-level state (see DESIGN.md)
+_sequence = itertools.count()  # stamps recorded nodes in creation order
+
+
+def is_grad_enabled() -> bool:
+    """Whether ops are currently recorded on the tape."""
+    return _grad_enabled
+
+
+class _GradMode:
+    """Context manager and decorator that sets grad mode and restores the previous one."""
+
+    _enabled: bool
+
+    def __init__(self) -> None:
+        self._previous: list = []
+
+    def __enter__(self) -> None:
+        global _grad_enabled
+        self._previous.append(_grad_enabled)
+        _grad_enabled = self._enabled
+
+    def __exit__(self, *exc_info: Any) -> None:
+        global _grad_enabled
+        _grad_enabled = self._previous.pop()
+
+    def __call__(self, func: Callable) -> Callable:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with type(self)():
+                return func(*args, **kwargs)
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """Nothing is recorded inside ``with mg.no_grad():`` (or a function decorated with it)."""
+
+    _enabled = False
+
+
+class enable_grad(_GradMode):
+    """Turns recording back on inside a ``no_grad`` block."""
+
+    _enabled = True
+
+
+def _set_grad_enabled(mode: bool) -> _GradMode:
+    return enable_grad() if mode else no_grad()
+
+
+class Function:
+    """One differentiable operation: ``forward`` on ndarrays, ``backward`` on Tensors.
+
+    Subclass it and call ``YourOp.apply(*inputs, **kwargs)``. ``apply`` makes one instance per
+    call; the instance is the context that ``backward`` reads:
+
+    - ``self.inputs``: the input Tensors (connected to the graph, so a backward written with
+      Tensor ops is itself differentiable and gives higher-order gradients);
+    - ``self.needs_input_grad``: one bool per input;
+    - ``self.save_for_backward(*arrays)`` / ``self.saved_tensors``: intermediates of forward;
+    - ``self.output``: the output Tensor (``self.outputs`` for several).
+
+    ``forward(*arrays, **kwargs)`` returns an ndarray or a tuple of them. ``backward(*grads)``
+    receives one gradient Tensor per output and returns one gradient per input (a Tensor, an
+    ndarray or None), each of the input's shape or broadcastable to it: the engine sums
+    broadcast gradients back to the input's shape in one place.
+
+    A Function whose backward uses raw saved arrays cannot be differentiated twice; set the class
+    attribute ``once_differentiable = True`` and a second-order backward through it raises
+    instead of returning a wrong number.
+    """
+
+    once_differentiable = False
+
+    def forward(self, *arrays: np.ndarray, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must implement forward(*arrays)")
+
+    def backward(self, *grad_outputs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must implement backward(*grads)")
+
+    # -- context helpers --------------------------------------------------------------------
+    def save_for_backward(self, *arrays: Any) -> None:
+        """Keep intermediates of forward for backward (freed with the graph)."""
+        self._saved = arrays
+
+    @property
+    def saved_tensors(self) -> tuple:
+        """What ``save_for_backward`` stored, in the same order."""
+        saved = getattr(self, "_saved", None)
+        if saved is None:
+            raise RuntimeError(f"{type(self).__name__}: saved tensors were freed by an earlier "
+                               "backward, or never saved; pass retain_graph=True to backward "
+                               "to keep them")
+        return saved
+
+    @property
+    def outputs(self) -> tuple:
+        """The output Tensors (None for an output that no longer exists)."""
+        return tuple(ref() for ref in self._output_refs)
+
+    @property
+    def output(self) -> Any:
+        """The single output Tensor."""
+        return self._output_refs[0]()
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+    # -- recording ---------------------------------------------------------------------------
+    @classmethod
+    def apply(cls, *inputs: Any, **kwargs: Any) -> Any:
+        """Run ``forward`` on the inputs' arrays and, in grad mode, record the node."""
+        fn = cls()
+        tensors = _as_tensors(inputs)
+        fn.inputs = tensors
+        fn.needs_input_grad = needs = tuple(t._requires_grad for t in tensors)
+        try:
+            raw = fn.forward(*[t.data for t in tensors], **kwargs)
+        except (ValueError, IndexError, TypeError) as error:
+            raise _explain(fn, tensors, error) from None
+        record = _grad_enabled and True in needs
+        if type(raw) is tuple:
+            outs = tuple(_wrap_output(r, fn, record) for r in raw)
+        else:
+            outs = _wrap_output(raw, fn, record)
+        if record:
+            fn._seq = next(_sequence)
+            if type(outs) is tuple:
+                fn._output_refs = tuple(weakref.ref(o) for o in outs)
+                fn._output_meta = tuple((o.shape, o.dtype) for o in outs)
+            else:
+                fn._output_refs = (weakref.ref(outs),)
+        return outs
+
+    def _release(self) -> None:
+        """Free everything the node holds (inputs, saved arrays, attributes set in forward)."""
+        seq = self._seq
+        self.__dict__.clear()
+        self._seq = seq
+        self.inputs = None
+
+
+def _explain(fn: Function, tensors: tuple, error: Exception) -> Exception:
+    """Turn an error from inside NumPy into one that names the op, the shapes and dtypes."""
+    message = str(error)
+    if message.startswith(fn.name):
+        return error
+    described = ", ".join(f"{t.shape} {t.dtype}" for t in tensors)
+    kind = TypeError if isinstance(error, TypeError) else ValueError
+    return kind(f"{fn.name}: {message} (inputs: {described})")
+
+
+def _wrap_output(array: Any, fn: Function, record: bool) -> Any:
+    if type(array) is not np.ndarray:
+        array = np.asarray(array)
+    out = Tensor.__new__(Tensor)
+    out.data = array
+    out._grad = None
+    out._hooks = None
+    out._version = 0
+    if record and array.dtype.kind == "f":
+        out._requires_grad = True
+        out.grad_fn = fn
+    else:
+        out._requires_grad = False
+        out.grad_fn = None
+    return out
+
+
+def _as_tensors(inputs: Sequence[Any]) -> tuple:
+    """Inputs as Tensors; a Python number takes the dtype NumPy gives it beside the Tensors."""
+    for x in inputs:
+        if not isinstance(x, Tensor):
+            break
+    else:
+        return inputs
+    like = next((x.data for x in inputs if isinstance(x, Tensor)), None)
+    converted = []
+    for x in inputs:
+        if isinstance(x, Tensor):
+            converted.append(x)
+        elif like is not None and type(x) in (int, float, bool):
+            dtype = like.dtype if like.dtype.kind == "f" else np.result_type(like, x)
+            converted.append(Tensor(np.array(x, dtype=dtype)))
+        else:
+            converted.append(Tensor(x))
+    return tuple(converted)
+
+
+# -- the backward engine ---------------------------------------------------------------------
+def _as_grad(value: Any, like: Any, where: str) -> Any:
+    """A gradient returned by a backward as a Tensor of ``like``'s shape and dtype."""
+    if type(value) is Tensor and value.data.shape == like.data.shape and \
+            value.data.dtype == like.data.dtype:
+        return value                                   # the common case: nothing to do
+    from .functional.shape import sum_to
+    if not isinstance(value, Tensor):
+        value = Tensor(np.asarray(value))
+    if value.shape != like.shape:
+        try:
+            value = sum_to(value, like.shape)
+        except ValueError:
+            raise RuntimeError(f"{where} returned a gradient of shape {value.shape} for an input "
+                               f"of shape {like.shape}") from None
+    if value.dtype != like.dtype:
+        value = value.astype(like.dtype)
+    return value
+
+
+def _accumulate(pending: dict, tensor: Any, grad: Any) -> None:
+    """Add ``grad`` to the gradient waiting for ``tensor`` (a new array, never in place)."""
+    key = id(tensor)
+    entry = pending.get(key)
+    if entry is None:
+        pending[key] = [tensor, grad]
+    else:
+        entry[1] = entry[1] + grad
+
+
+def _run_hooks(tensor: Any, grad: Any) -> Any:
+    """Call the tensor's hooks with its total gradient; a hook may return a replacement."""
+    for hook in list(tensor._hooks.values()):
+        replaced = hook(grad)
+        if replaced is not None:
+            grad = _as_grad(replaced, tensor, f"hook {hook!r}")
+    return grad
+
+
+_FREED = ("Trying to backward through the graph a second time: the saved values of {op} were "
+          "freed by the first backward. Pass retain_graph=True to the first backward() if you "
+          "need to call backward twice.")
+
+
+def _check_alive(fn: Function) -> None:
+    if fn.inputs is None:
+        raise RuntimeError(_FREED.format(op=fn.name))
+
+
+def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_graph: bool,
+                 create_graph: bool, accumulate: bool = True,
+                 capture: Optional[Sequence[Any]] = None) -> dict:
+    """Propagate ``root_grads`` from ``roots`` to every tensor that requires grad.
+
+    With ``accumulate`` the leaves' total gradients are added into their ``.grad``. Tensors in
+    ``capture`` have their total gradient returned in a dict keyed by ``id``.
+    """
+    captured: dict = {}
+    wanted = {id(t) for t in capture} if capture else ()
+    pending: dict = {}   # id(tensor) -> [tensor, gradient so far]
+    heap: list = []      # (-seq, node): the most recent node first
+    queued: set = set()
+    leaves: list = []
+
+    def reach(tensor: Any) -> None:
+        fn = tensor.grad_fn
+        if fn is None:
+            if id(tensor) not in queued:
+                queued.add(id(tensor))
+                leaves.append(tensor)
+        elif fn._seq not in queued:
+            _check_alive(fn)
+            queued.add(fn._seq)
+            heapq.heappush(heap, (-fn._seq, fn))
+
+    for tensor, grad in zip(roots, root_grads):
+        _accumulate(pending, tensor, grad)
+        reach(tensor)
+
+    with _set_grad_enabled(create_graph):
+        while heap:
+            fn = heapq.heappop(heap)[1]
+            _check_alive(fn)
+            grads = []
+            for index, ref in enumerate(fn._output_refs):
+                out = ref()
+                entry = pending.pop(id(out), None) if out is not None else None
+                if entry is None:
+                    grads.append(_zero_grad(fn, index))
+                    continue
+                grad = entry[1]
+                if out._hooks:
+                    grad = _run_hooks(out, grad)
+                if wanted and id(out) in wanted:
+                    captured[id(out)] = grad
+                grads.append(grad)
+            in_grads = _call_backward(fn, grads, create_graph)
+            for tensor, grad in zip(fn.inputs, in_grads):
+                if grad is None or not tensor._requires_grad:
+                    continue
+                _accumulate(pending, tensor, _as_grad(grad, tensor, f"{fn.name}.backward"))
+                reach(tensor)
+            if not retain_graph:
+                fn._release()
+
+        for leaf in leaves:
+            entry = pending.pop(id(leaf), None)
+            if entry is None:
+                continue
+            grad = entry[1]
+            if leaf._hooks:
+                grad = _run_hooks(leaf, grad)
+            if wanted and id(leaf) in wanted:
+                captured[id(leaf)] = grad
+            if accumulate:
+                leaf._grad = grad if leaf._grad is None else leaf._grad + grad
+    return captured
+
+
+def _zero_grad(fn: Function, index: int) -> Any:
+    """The gradient of an output that received none: zeros (only multi-output ops need it)."""
+    shape, dtype = fn._output_meta[index]
+    return Tensor(np.zeros(shape, dtype=dtype))
+
+
+def _call_backward(fn: Function, grads: list, create_graph: bool) -> tuple:
+    """Call ``fn.backward`` and return one gradient per input."""
+    if create_graph and fn.once_differentiable:
+        with no_grad():
+            result = fn.backward(*grads)
+        result = _mark_once_differentiable(fn, result)
+    else:
+        result = fn.backward(*grads)
+    if type(result) is not tuple:
+        result = (result,)
+    if len(result) != len(fn.inputs):
+        raise RuntimeError(f"{fn.name}.backward returned {len(result)} gradients for "
+                           f"{len(fn.inputs)} inputs")
+    return result
+
+
+class _OnceDifferentiable(Function):
+    """Stands in for the backward of a ``once_differentiable`` op; differentiating it raises."""
+
+    def forward(self, *arrays: np.ndarray, count: int = 1, op: str = "") -> Any:
+        self.op = op
+        return arrays[:count] if count > 1 else arrays[0]   # the gradients, passed through
+
+    def backward(self, *grads: Any) -> Any:
+        raise RuntimeError(f"{self.op} is once_differentiable: its backward is not itself "
+                           "differentiable, so no second-order gradient through it exists here")
+
+
+def _mark_once_differentiable(fn: Function, result: Any) -> Any:
+    """Connect gradients computed without a graph to one that raises when differentiated."""
+    results = result if type(result) is tuple else (result,)
+    present = [i for i, g in enumerate(results) if g is not None]
+    if not present:
+        return result
+    marked = _OnceDifferentiable.apply(*[results[i] for i in present], *fn.inputs,
+                                       count=len(present), op=fn.name)
+    if type(marked) is not tuple:
+        marked = (marked,)
+    out = list(results)
+    for i, g in zip(present, marked):
+        out[i] = g
+    return tuple(out)
+
+
+def _check_roots(outputs: Sequence[Any], grad_outputs: Optional[Sequence[Any]]) -> list:
+    """Validate the roots of a backward and make their initial gradients."""
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad_outputs has {len(grad_outputs)} entries for {len(outputs)} "
+                         "outputs")
+    grads = []
+    for out, grad in zip(outputs, grad_outputs):
+        if not isinstance(out, Tensor):
+            raise TypeError(f"backward: expected a Tensor, got {type(out).__name__}")
+        if not out._requires_grad:
+            raise RuntimeError("backward: the tensor does not require grad and has no grad_fn "
+                               "(was it computed under no_grad, or from inputs that do not "
+                               "require grad?)")
+        if grad is None:
+            if out.size != 1:
+                raise RuntimeError(f"backward: grad can be implicitly created only for scalar "
+                                   f"outputs; this output has shape {out.shape}, so pass "
+                                   f"gradient= an array of that shape")
+            grad = Tensor(np.ones(out.shape, dtype=out.dtype))
+        else:
+            if not isinstance(grad, Tensor):
+                grad = Tensor(np.asarray(grad))
+            if grad.shape != out.shape:
+                raise ValueError(f"backward: gradient has shape {grad.shape} but the output "
+                                 f"has shape {out.shape}; they must be equal")
+            if grad.dtype != out.dtype:
+                grad = grad.astype(out.dtype)
+        grads.append(grad)
+    return grads
+
+
+def backward(tensor: Any, gradient: Any = None, retain_graph: bool = False,
+             create_graph: bool = False) -> None:
+    """Accumulate d(tensor)/d(leaf) (times ``gradient``) into every leaf's ``.grad``."""
+    grads = _check_roots([tensor], None if gradient is None else [gradient])
+    run_backward([tensor], grads, retain_graph=retain_graph or create_graph,
+                 create_graph=create_graph)
+
+
+def grad(outputs: Union[Any, Sequence[Any]], inputs: Union[Any, Sequence[Any]],
+         grad_outputs: Union[Any, Sequence[Any], None] = None,
+         retain_graph: Optional[bool] = None, create_graph: bool = False,
+         allow_unused: bool = False) -> Tuple[Any, ...]:
+    """Gradients of ``outputs`` with respect to ``inputs``, without touching ``.grad``.
+
+    Returns a tuple with one entry per input: sum over outputs of (grad_output · d output /
+    d input). With ``create_graph=True`` the results are differentiable (higher order).
+    """
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is not None and isinstance(grad_outputs, (Tensor, np.ndarray)):
+        grad_outputs = [grad_outputs]
+    for x in inputs:
+        if not isinstance(x, Tensor) or not x._requires_grad:
+            raise ValueError("grad: every input must be a Tensor that requires grad")
+    if retain_graph is None:
+        retain_graph = create_graph
+    roots = _check_roots(outputs, grad_outputs)
+    captured = run_backward(outputs, roots, retain_graph=retain_graph,
+                            create_graph=create_graph, accumulate=False, capture=inputs)
+    result = []
+    for i, x in enumerate(inputs):
+        g = captured.get(id(x))
+        if g is None and not allow_unused:
+            raise RuntimeError(f"grad: input {i} (shape {x.shape}) was not used to compute the "
+                               "outputs; pass allow_unused=True to get None for it")
+        result.append(g)
+    return tuple(result)
+
+
+from .tensor import Tensor  # noqa: E402  (tensor.py imports this module first)

@@ -1,0 +1,19 @@
+"""Differentiable operations, imported as ``from minigrad import functional as F``.
+
+Each op is a ``Function`` subclass (forward on ndarrays, backward on Tensors) beside its
+lowercase wrapper; the wrappers are what users call.
+"""
+from .arithmetic import add, cast, div, matmul, mul, neg, pow, sub
+from .elementwise import (abs, clip, exp, log, maximum, minimum, relu, sigmoid, sqrt, tanh,
+                          where)
+from .reduction import log_softmax, logsumexp, max, mean, min, softmax, sum, var
+from .shape import (broadcast_to, concatenate, flatten, getitem, permute, reshape, squeeze,
+                    stack, sum_to, swapaxes, transpose, unsqueeze)
+
+__all__ = [
+    "add", "sub", "mul", "div", "neg", "pow", "matmul", "cast",
+    "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "clip", "maximum", "minimum", "where",
+    "sum", "mean", "var", "max", "min", "logsumexp", "softmax", "log_softmax",
+    "reshape", "transpose", "permute", "swapaxes", "broadcast_to", "sum_to", "squeeze",
+    "unsqueeze", "flatten", "getitem", "concatenate", "stack",
+]

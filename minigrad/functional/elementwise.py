@@ -1,0 +1,205 @@
+"""Elementwise functions: exp, log, sqrt, abs, tanh, sigmoid, relu, clip, maximum, minimum,
+where."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..autograd import Function
+from ..tensor import Tensor
+
+
+class Exp(Function):
+    """y = eˣ."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.exp(x)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return gy * self.output                             # dy/dx = eˣ = y
+
+
+class Log(Function):
+    """y = ln x."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.log(x)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return gy / self.inputs[0]                          # dy/dx = 1/x
+
+
+class Sqrt(Function):
+    """y = √x."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.sqrt(x)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return gy / (2 * self.output)                       # dy/dx = 1/(2√x)
+
+
+class Abs(Function):
+    """y = |x| (gradient 0 at x = 0, as in PyTorch)."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.abs(x)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return gy * np.sign(self.inputs[0].data)            # dy/dx = sign(x)
+
+
+class Tanh(Function):
+    """y = tanh x."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.tanh(x)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        y = self.output
+        return gy * (1 - y * y)                             # dy/dx = 1 - y²
+
+
+class Sigmoid(Function):
+    """y = 1 / (1 + e⁻ˣ), computed as ½(1 + tanh(x/2)) so that no exp overflows."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        y = np.tanh(x * 0.5)
+        y += 1
+        y *= 0.5
+        return y
+
+    def backward(self, gy: Tensor) -> Tensor:
+        y = self.output
+        return gy * y * (1 - y)                             # dy/dx = y(1 - y)
+
+
+class ReLU(Function):
+    """y = max(x, 0) (gradient 0 at x = 0, as in PyTorch)."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.maximum(x, 0)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return gy * (self.inputs[0].data > 0)               # dy/dx = 1 where x > 0
+
+
+class Clip(Function):
+    """y = min(max(x, lo), hi); the gradient passes where lo ≤ x ≤ hi (as in PyTorch)."""
+
+    def forward(self, x: np.ndarray, lo: Any = None, hi: Any = None) -> np.ndarray:
+        self.lo, self.hi = lo, hi
+        return np.clip(x, lo, hi)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        x = self.inputs[0].data
+        inside = np.ones(x.shape, dtype=bool)
+        if self.lo is not None:
+            inside &= x >= self.lo
+        if self.hi is not None:
+            inside &= x <= self.hi
+        return gy * inside                                  # dy/dx = 1 inside [lo, hi]
+
+
+class Maximum(Function):
+    """y = max(a, b) elementwise; at a tie each side gets half the gradient."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.maximum(a, b)
+
+    def backward(self, gy: Tensor) -> tuple:
+        a, b = self.inputs
+        return _split_between(gy, a.data > b.data, a.data == b.data)
+
+
+class Minimum(Function):
+    """y = min(a, b) elementwise; at a tie each side gets half the gradient."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.minimum(a, b)
+
+    def backward(self, gy: Tensor) -> tuple:
+        a, b = self.inputs
+        return _split_between(gy, a.data < b.data, a.data == b.data)
+
+
+def _split_between(gy: Tensor, a_wins: np.ndarray, tie: np.ndarray) -> tuple:
+    """Gradient of a two-way selection: the winner takes gy, a tie splits it in halves."""
+    share_a = a_wins + 0.5 * tie                             # 1, ½ or 0
+    share_a = share_a.astype(gy.dtype, copy=False)
+    return gy * share_a, gy * (1 - share_a)
+
+
+class Where(Function):
+    """y = a where cond else b (cond is a constant boolean array)."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray, cond: Any = None) -> np.ndarray:
+        self.cond = cond
+        return np.where(cond, a, b)
+
+    def backward(self, gy: Tensor) -> tuple:
+        zero = np.zeros((), dtype=gy.dtype)
+        return where(self.cond, gy, zero), where(self.cond, zero, gy)
+
+
+def exp(x: Any) -> Tensor:
+    """eˣ elementwise."""
+    return Exp.apply(x)
+
+
+def log(x: Any) -> Tensor:
+    """Natural logarithm elementwise."""
+    return Log.apply(x)
+
+
+def sqrt(x: Any) -> Tensor:
+    """Square root elementwise."""
+    return Sqrt.apply(x)
+
+
+def abs(x: Any) -> Tensor:  # noqa: A001  (torch.abs)
+    """|x| elementwise."""
+    return Abs.apply(x)
+
+
+def tanh(x: Any) -> Tensor:
+    """Hyperbolic tangent elementwise."""
+    return Tanh.apply(x)
+
+
+def sigmoid(x: Any) -> Tensor:
+    """The logistic function 1 / (1 + e⁻ˣ) elementwise, stable for any x."""
+    return Sigmoid.apply(x)
+
+
+def relu(x: Any) -> Tensor:
+    """max(x, 0) elementwise."""
+    return ReLU.apply(x)
+
+
+def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002  (torch.clamp)
+    """x clipped to [min, max] (either bound may be None)."""
+    if min is None and max is None:
+        raise ValueError("clip: at least one of min and max must be given")
+    if min is not None and max is not None and np.any(np.asarray(min) > np.asarray(max)):
+        raise ValueError(f"clip: min ({min}) is greater than max ({max})")
+    return Clip.apply(x, lo=min, hi=max)
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Elementwise maximum, broadcasting."""
+    return Maximum.apply(a, b)
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """Elementwise minimum, broadcasting."""
+    return Minimum.apply(a, b)
+
+
+def where(condition: Any, a: Any, b: Any) -> Tensor:
+    """Elements of a where condition holds, else of b (condition: a boolean array or Tensor)."""
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    if cond.dtype != bool:
+        raise TypeError(f"where: condition must be boolean, got dtype {cond.dtype}")
+    return Where.apply(a, b, cond=cond)

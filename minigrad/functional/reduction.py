@@ -1,0 +1,224 @@
+"""Reductions (sum, mean, var, max, min) and the softmax family (softmax, log_softmax,
+logsumexp).
+
+``axis`` is an int, a tuple of ints or None (all axes); ``keepdims`` keeps reduced axes as 1.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Tuple, Union
+
+import numpy as np
+
+from ..autograd import Function
+from ..tensor import Tensor
+
+Axis = Union[None, int, Tuple[int, ...]]
+
+
+def normalize_axes(axis: Axis, ndim: int, op: str) -> Tuple[int, ...]:
+    """``axis`` as a sorted tuple of non-negative axes; a clear error when out of range."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    result = []
+    for a in axes:
+        if not isinstance(a, (int, np.integer)):
+            raise TypeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}")
+        valid = a in (0, -1) if ndim == 0 else -ndim <= a < ndim
+        if not valid:
+            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} "
+                             f"dimension{'s' if ndim != 1 else ''}")
+        result.append(int(a) % ndim if ndim else 0)
+    if len(set(result)) != len(result):
+        raise ValueError(f"{op}: repeated axis in {axis!r}")
+    return tuple(sorted(result)) if ndim else ()
+
+
+def kept_shape(shape: Tuple[int, ...], axes: Tuple[int, ...]) -> Tuple[int, ...]:
+    """The shape after reducing ``axes`` with keepdims=True."""
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def _expand(gy: Tensor, x_shape: Tuple[int, ...], axes: Tuple[int, ...]) -> Tensor:
+    """A reduced gradient broadcast back over the reduced axes."""
+    return gy.reshape(kept_shape(x_shape, axes)).broadcast_to(x_shape)
+
+
+class Sum(Function):
+    """y = Σ x over ``axes``."""
+
+    def forward(self, x: np.ndarray, axes: Tuple[int, ...] = (), keepdims: bool = False):
+        self.axes = axes
+        return x.sum(axis=axes, keepdims=keepdims)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return _expand(gy, self.inputs[0].shape, self.axes)     # dy/dx_i = 1
+
+
+class Mean(Function):
+    """y = (1/n) Σ x over ``axes``."""
+
+    def forward(self, x: np.ndarray, axes: Tuple[int, ...] = (), keepdims: bool = False):
+        self.axes = axes
+        return x.mean(axis=axes, keepdims=keepdims)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        x = self.inputs[0]
+        n = math.prod(x.shape[a] for a in self.axes)
+        return _expand(gy, x.shape, self.axes) / n               # dy/dx_i = 1/n
+
+
+class Var(Function):
+    """y = Σ (x - x̄)² / (n - ddof) over ``axes``."""
+
+    def forward(self, x: np.ndarray, axes: Tuple[int, ...] = (), keepdims: bool = False,
+                ddof: int = 0):
+        self.axes, self.ddof = axes, ddof
+        return x.var(axis=axes, keepdims=keepdims, ddof=ddof)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        x = self.inputs[0]
+        n = math.prod(x.shape[a] for a in self.axes)
+        centred = x - x.mean(self.axes, keepdims=True)
+        return _expand(gy, x.shape, self.axes) * centred * (2 / (n - self.ddof))  # 2(x-x̄)/(n-d)
+
+
+class _Extreme(Function):
+    """max or min over ``axes``; tied extremes share the gradient equally."""
+
+    reduce: Any = None
+
+    def forward(self, x: np.ndarray, axes: Tuple[int, ...] = (), keepdims: bool = False):
+        self.axes = axes
+        return self.reduce(x, axis=axes, keepdims=keepdims)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        x = self.inputs[0].data
+        y = self.reduce(x, axis=self.axes, keepdims=True)
+        hits = x == y                                             # where the extreme sits
+        share = hits / hits.sum(axis=self.axes, keepdims=True)    # 1/(number of ties) there
+        return _expand(gy, x.shape, self.axes) * share.astype(x.dtype, copy=False)
+
+
+class Max(_Extreme):
+    """y = max x over ``axes``."""
+
+    reduce = staticmethod(np.max)
+
+
+class Min(_Extreme):
+    """y = min x over ``axes``."""
+
+    reduce = staticmethod(np.min)
+
+
+class LogSumExp(Function):
+    """y = log Σ eˣ over ``axes``, computed as m + log Σ e^(x - m) with m = max x."""
+
+    def forward(self, x: np.ndarray, axes: Tuple[int, ...] = (), keepdims: bool = False):
+        self.axes = axes
+        m = x.max(axis=axes, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0)                        # all -inf rows stay -inf
+        y = np.log(np.exp(x - m).sum(axis=axes, keepdims=True)) + m
+        return y if keepdims else y.squeeze(axes)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        x = self.inputs[0]
+        y = _expand(self.output, x.shape, self.axes)
+        return _expand(gy, x.shape, self.axes) * (x - y).exp()   # dy/dx = softmax(x)
+
+
+class Softmax(Function):
+    """y = e^(x - max x) / Σ e^(x - max x) along ``axis``."""
+
+    def forward(self, x: np.ndarray, axis: int = -1) -> np.ndarray:
+        self.axis = axis
+        e = np.exp(x - x.max(axis=axis, keepdims=True))
+        e /= e.sum(axis=axis, keepdims=True)
+        return e
+
+    def backward(self, gy: Tensor) -> Tensor:
+        y = self.output
+        return y * (gy - (gy * y).sum(self.axis, keepdims=True))   # y ⊙ (gy - Σ gy·y)
+
+
+class LogSoftmax(Function):
+    """y = x - logsumexp(x) along ``axis``."""
+
+    def forward(self, x: np.ndarray, axis: int = -1) -> np.ndarray:
+        self.axis = axis
+        shifted = x - x.max(axis=axis, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+    def backward(self, gy: Tensor) -> Tensor:
+        softmax_x = self.output.exp()
+        return gy - softmax_x * gy.sum(self.axis, keepdims=True)   # gy - softmax · Σ gy
+
+
+def _reduce(cls: type, x: Any, axis: Axis, keepdims: bool, **extra: Any) -> Tensor:
+    ndim = x.ndim if isinstance(x, Tensor) else np.ndim(x)
+    axes = normalize_axes(axis, ndim, cls.__name__.lower())
+    return cls.apply(x, axes=axes, keepdims=keepdims, **extra)
+
+
+def _nonempty(cls: type, x: Any, axis: Axis) -> None:
+    shape = x.shape if isinstance(x, Tensor) else np.shape(x)
+    axes = normalize_axes(axis, len(shape), cls.__name__.lower())
+    if any(shape[a] == 0 for a in axes):
+        raise ValueError(f"{cls.__name__.lower()}: cannot reduce an empty axis "
+                         f"(shape {tuple(shape)}, axis {axis})")
+
+
+def sum(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Σ x over ``axis``."""
+    return _reduce(Sum, x, axis, keepdims)
+
+
+def mean(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """Arithmetic mean over ``axis``."""
+    _nonempty(Mean, x, axis)
+    return _reduce(Mean, x, axis, keepdims)
+
+
+def var(x: Any, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+    """Variance over ``axis``, dividing by n - ddof (ddof=0: biased, as NumPy's default)."""
+    _nonempty(Var, x, axis)
+    return _reduce(Var, x, axis, keepdims, ddof=ddof)
+
+
+def max(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Maximum over ``axis``; ties share the gradient equally."""
+    _nonempty(Max, x, axis)
+    return _reduce(Max, x, axis, keepdims)
+
+
+def min(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Minimum over ``axis``; ties share the gradient equally."""
+    _nonempty(Min, x, axis)
+    return _reduce(Min, x, axis, keepdims)
+
+
+def logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """log Σ exp(x) over ``axis``, without overflow."""
+    _nonempty(LogSumExp, x, axis)
+    return _reduce(LogSumExp, x, axis, keepdims)
+
+
+def _single_axis(x: Any, axis: int, op: str) -> int:
+    ndim = x.ndim if isinstance(x, Tensor) else np.ndim(x)
+    if ndim == 0:
+        raise ValueError(f"{op}: needs at least one dimension, got a 0-d tensor")
+    if not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{op}: axis must be an int, got {axis!r}")
+    return normalize_axes(axis, ndim, op)[0]
+
+
+def softmax(x: Any, axis: int = -1) -> Tensor:
+    """exp(x) / Σ exp(x) along ``axis``, stable for logits of any magnitude."""
+    return Softmax.apply(x, axis=_single_axis(x, axis, "softmax"))
+
+
+def log_softmax(x: Any, axis: int = -1) -> Tensor:
+    """log softmax(x) along ``axis``, stable for logits of any magnitude."""
+    return LogSoftmax.apply(x, axis=_single_axis(x, axis, "log_softmax"))

@@ -1,0 +1,218 @@
+"""Check analytic gradients against central differences.
+
+The check compares vector-Jacobian products: for a seeded random upstream gradient v of each
+output y, the analytic ``vᵀ ∂y/∂x`` from backward against the numerical
+``(⟨v, y(x + h eᵢ)⟩ − ⟨v, y(x − h eᵢ)⟩) / 2h`` for every element i of every input. A random v
+(never all ones, never ``sum(y)``) is what catches a backward that is wrong only in directions
+a sum cannot see, such as a softmax backward that returns zeros.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import autograd
+from .tensor import Tensor
+
+
+class GradcheckError(AssertionError):
+    """An analytic gradient disagrees with the numerical one (the message says where)."""
+
+
+class GradcheckWarning(UserWarning):
+    """A gradient check passed, but vacuously (every gradient compared was zero)."""
+
+
+def _outputs_of(f: Callable, inputs: Sequence[Any]) -> Tuple[Any, ...]:
+    out = f(*inputs)
+    return tuple(out) if isinstance(out, (tuple, list)) else (out,)
+
+
+def _values(outputs: Sequence[Any]) -> list:
+    return [o.data if isinstance(o, Tensor) else np.asarray(o) for o in outputs]
+
+
+def _weighted_sum(f: Callable, inputs: Sequence[Any], weights: Sequence[Any]) -> float:
+    """⟨v, f(inputs)⟩ summed over every output, evaluated without recording."""
+    with autograd.no_grad():
+        values = _values(_outputs_of(f, inputs))
+    return float(sum(np.sum(w * y) for w, y in zip(weights, values) if w is not None))
+
+
+def _central_difference(f: Callable, inputs: Sequence[Any], array: np.ndarray,
+                        weights: Sequence[Any], eps: float) -> np.ndarray:
+    """∂⟨v, f⟩/∂array by central differences, one element at a time, restoring each."""
+    grad = np.zeros(array.shape, dtype=np.float64)
+    for i in np.ndindex(array.shape):   # writes go into the input itself, whatever its layout
+        original = array[i]
+        array[i] = original + eps
+        plus = _weighted_sum(f, inputs, weights)
+        array[i] = original - eps
+        minus = _weighted_sum(f, inputs, weights)
+        array[i] = original
+        grad[i] = (plus - minus) / (2 * eps)
+    return grad
+
+
+def numerical_gradient(f: Callable, *inputs: Any, eps: float = 1e-6,
+                       grad_output: Any = None) -> Union[np.ndarray, Tuple[np.ndarray, ...]]:
+    """Central-difference gradient of ``⟨grad_output, f(*inputs)⟩`` for each input.
+
+    ``f`` receives the inputs as given (Tensors or ndarrays). Without ``grad_output`` the output
+    must have one element. Returns one array for one input, a tuple for several.
+    """
+    arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
+    for i, a in enumerate(arrays):
+        if not isinstance(a, np.ndarray) or a.dtype.kind != "f":
+            raise TypeError(f"numerical_gradient: input {i} must be a floating Tensor or "
+                            f"ndarray, got {type(inputs[i]).__name__}")
+    if grad_output is None:
+        outputs = _values(_outputs_of(f, inputs))
+        if len(outputs) != 1 or outputs[0].size != 1:
+            raise ValueError("numerical_gradient: f must return one value unless grad_output "
+                             f"is given; it returned shapes {[o.shape for o in outputs]}")
+        weights = [np.ones_like(outputs[0])]
+    else:
+        weights = [grad_output.data if isinstance(grad_output, Tensor) else grad_output]
+    grads = tuple(_central_difference(f, inputs, a, weights, eps).astype(a.dtype, copy=False)
+                  for a in arrays)
+    return grads[0] if len(grads) == 1 else grads
+
+
+def _checked_inputs(inputs: Any, op: str) -> Tuple[Any, ...]:
+    inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Tensor) or not x.requires_grad:
+            continue
+        if x.dtype != np.float64:
+            raise TypeError(f"{op}: input {i} has dtype {x.dtype}; gradients are checked in "
+                            "float64 only, because central differences in float32 lose about "
+                            "half the digits and would hide real errors or invent false ones. "
+                            "Convert with mg.tensor(x.numpy(), dtype=np.float64, "
+                            "requires_grad=True)")
+        if not np.all(np.isfinite(x.data)):
+            raise ValueError(f"{op}: input {i} (shape {x.shape}) contains NaN or Inf")
+    if not any(isinstance(x, Tensor) and x.requires_grad for x in inputs):
+        raise ValueError(f"{op}: no input requires grad, so there is nothing to check")
+    return inputs
+
+
+def _explain_mismatch(index: int, x: Tensor, out_index: int, analytic: np.ndarray,
+                      numeric: np.ndarray, atol: float, rtol: float, kink: bool) -> str:
+    error = np.abs(analytic - numeric)
+    worst = np.unravel_index(int(np.argmax(error - rtol * np.abs(numeric))), analytic.shape)
+    a, n = analytic[worst], numeric[worst]
+    rel = abs(a - n) / max(abs(n), 1e-300)
+    where = tuple(int(i) for i in worst)
+    lines = [f"gradcheck: the gradient of input {index} (shape {x.shape}) through output "
+             f"{out_index} is wrong",
+             f"  worst at index {where}: analytic {a:.6g} vs numerical {n:.6g} "
+             f"(abs error {abs(a - n):.3g}, rel error {rel:.3g}; atol {atol:g}, rtol {rtol:g})",
+             f"  {int(np.sum(error > atol + rtol * np.abs(numeric)))} of {analytic.size} "
+             "elements disagree"]
+    if kink:
+        lines.append("  note: the numerical derivative changes with the step size here, so the "
+                     "input may sit at a kink of a piecewise op (ReLU at 0, max at a tie): "
+                     "draw inputs away from kinks")
+    return "\n".join(lines)
+
+
+def _fail(message: str, raise_exception: bool) -> bool:
+    if raise_exception:
+        raise GradcheckError(message)
+    return False
+
+
+def gradcheck(f: Callable, inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
+              rtol: float = 1e-3, raise_exception: bool = True,
+              seed: Optional[int] = None) -> bool:
+    """Check the backward of ``f`` at ``inputs`` against central differences.
+
+    For every output and every input that requires grad, the analytic vector-Jacobian product
+    with a seeded random upstream gradient v must equal the numerical one elementwise within
+    ``atol + rtol·|numerical|``. Also checks that f is deterministic, that backward leaves v
+    unchanged and returns gradients of each input's shape and dtype. Inputs must be float64.
+
+    Returns True; on a mismatch raises ``GradcheckError`` saying which input, the worst index,
+    analytic and numerical values and errors (or returns False if ``raise_exception=False``).
+    """
+    inputs = _checked_inputs(inputs, "gradcheck")
+    rng = np.random.default_rng(seed)
+    diff_inputs = [(i, x) for i, x in enumerate(inputs)
+                   if isinstance(x, Tensor) and x.requires_grad]
+    outputs = _outputs_of(f, inputs)
+    again = _values(_outputs_of(f, inputs))
+    for k, (a, b) in enumerate(zip(_values(outputs), again)):
+        if not np.array_equal(a, b, equal_nan=True):
+            return _fail(f"gradcheck: output {k} of f differs between two calls with the same "
+                         "inputs; hold randomness fixed (pass a dropout mask or rng) before "
+                         "checking gradients", raise_exception)
+    checked_any = False
+    all_zero = True
+    for k, y in enumerate(outputs):
+        if not isinstance(y, Tensor) or not y.requires_grad:
+            continue
+        v = rng.standard_normal(y.shape).astype(y.dtype)
+        v_before = v.copy()
+        analytic = autograd.grad(y, [x for _, x in diff_inputs], Tensor(v), retain_graph=True,
+                                 allow_unused=True)
+        if not np.array_equal(v, v_before):
+            return _fail(f"gradcheck: backward modified the upstream gradient of output {k} in "
+                         "place; a backward must treat its incoming gradient as read-only",
+                         raise_exception)
+        weights = [v if j == k else None for j in range(len(outputs))]
+        for (i, x), g in zip(diff_inputs, analytic):
+            g = np.zeros_like(x.data) if g is None else g.data
+            if g.shape != x.shape or g.dtype != x.dtype:
+                return _fail(f"gradcheck: the gradient of input {i} has shape {g.shape} and "
+                             f"dtype {g.dtype}, expected {x.shape} {x.dtype}", raise_exception)
+            numeric = _central_difference(f, inputs, x.data, weights, eps)
+            checked_any = True
+            all_zero &= bool(np.all(np.abs(g) <= atol) and np.all(np.abs(numeric) <= atol))
+            if not np.allclose(g, numeric, rtol=rtol, atol=atol):
+                coarse = _central_difference(f, inputs, x.data, weights, eps * 100)
+                kink = not np.allclose(coarse, numeric, rtol=rtol, atol=atol)
+                return _fail(_explain_mismatch(i, x, k, g, numeric, atol, rtol, kink),
+                             raise_exception)
+    if not checked_any:
+        raise ValueError("gradcheck: no output of f requires grad, so there is nothing to check")
+    if all_zero:
+        warnings.warn("gradcheck passed vacuously: every gradient compared is zero (a batch of "
+                      "one through a normalisation? a function that ignores its input?)",
+                      GradcheckWarning, stacklevel=2)
+    return True
+
+
+def gradgradcheck(f: Callable, inputs: Any, grad_outputs: Any = None, eps: float = 1e-6,
+                  atol: float = 1e-5, rtol: float = 1e-3, raise_exception: bool = True,
+                  seed: Optional[int] = None) -> bool:
+    """Check second derivatives: gradcheck the function (x, v) ↦ vᵀ ∂f/∂x.
+
+    The backward of f is run with ``create_graph=True``, so this checks that each op's backward
+    is itself correctly differentiable. ``grad_outputs`` (v) default to seeded random arrays.
+    """
+    inputs = _checked_inputs(inputs, "gradgradcheck")
+    rng = np.random.default_rng(seed)
+    outputs = [y for y in _outputs_of(f, inputs) if isinstance(y, Tensor) and y.requires_grad]
+    if grad_outputs is None:
+        grad_outputs = [rng.standard_normal(y.shape) for y in outputs]
+    elif isinstance(grad_outputs, (Tensor, np.ndarray)):
+        grad_outputs = [grad_outputs]
+    vs = [Tensor(np.array(g.data if isinstance(g, Tensor) else g, dtype=np.float64),
+                 requires_grad=True) for g in grad_outputs]
+    positions = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    n = len(inputs)
+
+    def first_derivatives(*args: Any) -> tuple:
+        xs, v = args[:n], args[n:]
+        with autograd.enable_grad():   # the numerical pass evaluates this under no_grad
+            ys = [y for y in _outputs_of(f, xs) if isinstance(y, Tensor) and y.requires_grad]
+            wrt = [xs[i] for i in positions]
+            grads = autograd.grad(ys, wrt, v, create_graph=True, allow_unused=True)
+        return tuple(g if g is not None else Tensor(np.zeros(x.shape))
+                     for g, x in zip(grads, wrt))
+
+    return gradcheck(first_derivatives, tuple(inputs) + tuple(vs), eps=eps, atol=atol,
+                     rtol=rtol, raise_exception=raise_exception, seed=seed)

@@ -1,0 +1,435 @@
+"""``Tensor``: an ndarray, its gradient, and the op that made it.
+
+Every operator and method here is a thin call into ``minigrad.functional``, where each op's
+forward and backward live side by side.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import autograd
+
+Axis = Union[None, int, Tuple[int, ...]]
+_ALLOWED_KINDS = "fiub"   # floating, signed and unsigned integers, booleans
+
+
+def _as_array(data: Any, dtype: Any = None, copy: bool = False) -> np.ndarray:
+    """``data`` as an ndarray of a dtype minigrad supports, with a clear error otherwise."""
+    if isinstance(data, Tensor):
+        data = data.data
+    try:
+        array = np.array(data, dtype=dtype, copy=True) if copy else np.asarray(data, dtype=dtype)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"tensor: cannot make an array of {type(data).__name__} data "
+                         f"({error}); give a number, a nested list of equal lengths or an "
+                         "ndarray") from None
+    if array.dtype.kind not in _ALLOWED_KINDS:
+        raise TypeError(f"tensor: unsupported dtype {array.dtype}; minigrad tensors hold "
+                        "floating, integer or boolean numbers")
+    return array
+
+
+class Tensor:
+    """An n-dimensional array that records the operations applied to it.
+
+    ``data`` is the ndarray; ``grad`` is None or a Tensor of the same shape, filled by
+    ``backward()``; ``grad_fn`` is the ``Function`` that produced it (None for a leaf).
+    """
+
+    __slots__ = ("data", "_grad", "_requires_grad", "grad_fn", "_version", "_hooks",
+                 "__weakref__")
+    __array_ufunc__ = None       # NumPy never silently unwraps a Tensor: ndarray op Tensor -> Tensor
+    __array_priority__ = 1000
+
+    def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
+        self.data = _as_array(data, dtype)
+        self._grad = None
+        self._requires_grad = False
+        self.grad_fn = None
+        self._version = 0
+        self._hooks = None
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # -- gradient bookkeeping ----------------------------------------------------------------
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        self.requires_grad_(flag)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        """Set ``requires_grad`` in place (leaves only) and return self."""
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(f"requires_grad: only floating tensors can require gradients, this "
+                            f"one has dtype {self.data.dtype}; convert it first, e.g. "
+                            f"mg.tensor(data, dtype=np.float64)")
+        if not requires_grad and self.grad_fn is not None:
+            raise RuntimeError("requires_grad_(False): this tensor is not a leaf (it has "
+                               f"grad_fn={self.grad_fn}); use .detach() instead")
+        self._requires_grad = bool(requires_grad)
+        return self
+
+    @property
+    def grad(self) -> Optional["Tensor"]:
+        """The accumulated gradient (a Tensor of this tensor's shape), or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Any) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                value = Tensor(value)
+            if value.shape != self.shape:
+                raise ValueError(f"grad: assigned gradient has shape {value.shape} but the "
+                                 f"tensor has shape {self.shape}")
+            if value.dtype != self.dtype:
+                raise TypeError(f"grad: assigned gradient has dtype {value.dtype} but the "
+                                f"tensor has dtype {self.dtype}")
+        self._grad = value
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors not produced by a recorded op (their ``.grad`` gets filled)."""
+        return self.grad_fn is None
+
+    def backward(self, gradient: Any = None, retain_graph: bool = False,
+                 create_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into each leaf's ``.grad``.
+
+        ``gradient`` (the upstream gradient) must have exactly this tensor's shape; it may be
+        omitted for a tensor of one element. The graph is freed afterwards unless
+        ``retain_graph=True``; ``create_graph=True`` records the backward itself, so the
+        gradients can be differentiated again.
+        """
+        autograd.backward(self, gradient, retain_graph, create_graph)
+
+    def register_hook(self, hook: Callable[["Tensor"], Optional["Tensor"]]) -> "_HookHandle":
+        """Call ``hook(grad)`` once per backward with this tensor's total gradient.
+
+        A hook that returns a Tensor replaces the gradient. Returns a handle with ``remove()``.
+        """
+        if not self._requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that does "
+                               "not require grad")
+        if self._hooks is None:
+            self._hooks = {}
+        handle = _HookHandle(self._hooks)
+        self._hooks[handle.id] = hook
+        return handle
+
+    def detach(self) -> "Tensor":
+        """A tensor sharing this one's data, cut off from the graph."""
+        return Tensor(self.data)
+
+    # -- array-like properties ---------------------------------------------------------------
+    @property
+    def shape(self) -> Tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def T(self) -> "Tensor":
+        """The transpose (all axes reversed)."""
+        return F.transpose(self)
+
+    @property
+    def mT(self) -> "Tensor":
+        """The last two axes swapped (matrix transpose of a batch)."""
+        return F.swapaxes(self, -1, -2)
+
+    def numpy(self) -> np.ndarray:
+        """The underlying ndarray (shared, not copied)."""
+        return self.data
+
+    def item(self) -> Any:
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item: only a tensor with one element can be converted to a "
+                             f"Python number, this one has shape {self.shape}")
+        return self.data.item()
+
+    def astype(self, dtype: Any) -> "Tensor":
+        """This tensor converted to ``dtype`` (differentiable between floating dtypes)."""
+        return F.cast(self, dtype)
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous; "
+                             "use .any() or .all() on its data")
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(", threshold=200)
+        extras = [f"dtype={self.dtype}"]
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn={self.grad_fn}")
+        elif self._requires_grad:
+            extras.append("requires_grad=True")
+        return f"tensor({body}, {', '.join(extras)})"
+
+    __hash__ = object.__hash__   # tensors hash by identity, even though == is elementwise
+
+    # -- arithmetic operators ----------------------------------------------------------------
+    def __add__(self, other: Any) -> "Tensor":
+        return F.add(self, other)
+
+    def __radd__(self, other: Any) -> "Tensor":
+        return F.add(other, self)
+
+    def __sub__(self, other: Any) -> "Tensor":
+        return F.sub(self, other)
+
+    def __rsub__(self, other: Any) -> "Tensor":
+        return F.sub(other, self)
+
+    def __mul__(self, other: Any) -> "Tensor":
+        return F.mul(self, other)
+
+    def __rmul__(self, other: Any) -> "Tensor":
+        return F.mul(other, self)
+
+    def __truediv__(self, other: Any) -> "Tensor":
+        return F.div(self, other)
+
+    def __rtruediv__(self, other: Any) -> "Tensor":
+        return F.div(other, self)
+
+    def __pow__(self, exponent: Any) -> "Tensor":
+        return F.pow(self, exponent)
+
+    def __rpow__(self, base: Any) -> "Tensor":
+        return F.pow(base, self)
+
+    def __matmul__(self, other: Any) -> "Tensor":
+        return F.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> "Tensor":
+        return F.matmul(other, self)
+
+    def __neg__(self) -> "Tensor":
+        return F.neg(self)
+
+    def __abs__(self) -> "Tensor":
+        return F.abs(self)
+
+    def __getitem__(self, index: Any) -> "Tensor":
+        return F.getitem(self, index)
+
+    # -- comparisons: boolean tensors that never require grad --------------------------------
+    def __lt__(self, other: Any) -> "Tensor":
+        return _compare(np.less, self, other)
+
+    def __le__(self, other: Any) -> "Tensor":
+        return _compare(np.less_equal, self, other)
+
+    def __gt__(self, other: Any) -> "Tensor":
+        return _compare(np.greater, self, other)
+
+    def __ge__(self, other: Any) -> "Tensor":
+        return _compare(np.greater_equal, self, other)
+
+    def __eq__(self, other: Any) -> "Tensor":  # type: ignore[override]
+        return _compare(np.equal, self, other)
+
+    def __ne__(self, other: Any) -> "Tensor":  # type: ignore[override]
+        return _compare(np.not_equal, self, other)
+
+    # -- elementwise methods -----------------------------------------------------------------
+    def exp(self) -> "Tensor":
+        return F.exp(self)
+
+    def log(self) -> "Tensor":
+        return F.log(self)
+
+    def sqrt(self) -> "Tensor":
+        return F.sqrt(self)
+
+    def abs(self) -> "Tensor":
+        return F.abs(self)
+
+    def tanh(self) -> "Tensor":
+        return F.tanh(self)
+
+    def sigmoid(self) -> "Tensor":
+        return F.sigmoid(self)
+
+    def relu(self) -> "Tensor":
+        return F.relu(self)
+
+    def clip(self, min: Any = None, max: Any = None) -> "Tensor":
+        return F.clip(self, min, max)
+
+    def maximum(self, other: Any) -> "Tensor":
+        return F.maximum(self, other)
+
+    def minimum(self, other: Any) -> "Tensor":
+        return F.minimum(self, other)
+
+    # -- reductions --------------------------------------------------------------------------
+    def sum(self, axis: Axis = None, keepdims: bool = False) -> "Tensor":
+        return F.sum(self, axis, keepdims)
+
+    def mean(self, axis: Axis = None, keepdims: bool = False) -> "Tensor":
+        return F.mean(self, axis, keepdims)
+
+    def var(self, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> "Tensor":
+        return F.var(self, axis, keepdims, ddof)
+
+    def max(self, axis: Axis = None, keepdims: bool = False) -> "Tensor":
+        return F.max(self, axis, keepdims)
+
+    def min(self, axis: Axis = None, keepdims: bool = False) -> "Tensor":
+        return F.min(self, axis, keepdims)
+
+    def softmax(self, axis: int = -1) -> "Tensor":
+        return F.softmax(self, axis)
+
+    def log_softmax(self, axis: int = -1) -> "Tensor":
+        return F.log_softmax(self, axis)
+
+    def logsumexp(self, axis: Axis = None, keepdims: bool = False) -> "Tensor":
+        return F.logsumexp(self, axis, keepdims)
+
+    # -- shape -------------------------------------------------------------------------------
+    def reshape(self, *shape: Any) -> "Tensor":
+        return F.reshape(self, _shape_args(shape))
+
+    def transpose(self, *axes: Any) -> "Tensor":
+        return F.transpose(self, _shape_args(axes) if axes else None)
+
+    def permute(self, *axes: Any) -> "Tensor":
+        return F.transpose(self, _shape_args(axes) if axes else None)
+
+    def broadcast_to(self, *shape: Any) -> "Tensor":
+        return F.broadcast_to(self, _shape_args(shape))
+
+    def squeeze(self, axis: Axis = None) -> "Tensor":
+        return F.squeeze(self, axis)
+
+    def unsqueeze(self, axis: int) -> "Tensor":
+        return F.unsqueeze(self, axis)
+
+    def flatten(self, start_axis: int = 0, end_axis: int = -1) -> "Tensor":
+        return F.flatten(self, start_axis, end_axis)
+
+
+def _shape_args(args: Sequence[Any]) -> Tuple[int, ...]:
+    """Accept both ``t.reshape(2, 3)`` and ``t.reshape((2, 3))``."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        return tuple(args[0])
+    return tuple(args)
+
+
+def _compare(ufunc: np.ufunc, a: Tensor, b: Any) -> Tensor:
+    """An elementwise comparison: a boolean tensor, never part of the graph."""
+    other = b.data if isinstance(b, Tensor) else b
+    try:
+        return Tensor(ufunc(a.data, other))
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{ufunc.__name__}: {error} (shapes {a.shape} and "
+                         f"{np.shape(other)})") from None
+
+
+class _HookHandle:
+    """Returned by ``register_hook``; ``remove()`` unregisters the hook."""
+
+    _next_id = 0
+
+    def __init__(self, hooks: dict) -> None:
+        self._hooks = hooks
+        self.id = _HookHandle._next_id
+        _HookHandle._next_id += 1
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+
+# -- construction ----------------------------------------------------------------------------
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A new tensor holding a copy of ``data``; dtype follows NumPy's inference."""
+    result = Tensor.__new__(Tensor)
+    Tensor.__init__(result, _as_array(data, dtype, copy=True), requires_grad=requires_grad)
+    return result
+
+
+def zeros(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros (float32 unless ``dtype`` says otherwise, as in PyTorch)."""
+    return Tensor(np.zeros(_shape_args(shape), dtype=dtype), requires_grad=requires_grad)
+
+
+def ones(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones (float32 by default)."""
+    return Tensor(np.ones(_shape_args(shape), dtype=dtype), requires_grad=requires_grad)
+
+
+def full(shape: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ``shape`` filled with ``fill_value`` (dtype inferred from it by default)."""
+    return Tensor(np.full(shape, fill_value, dtype=dtype), requires_grad=requires_grad)
+
+
+def zeros_like(other: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Zeros with the shape (and dtype, unless given) of ``other``."""
+    return Tensor(np.zeros_like(_as_array(other), dtype=dtype), requires_grad=requires_grad)
+
+
+def ones_like(other: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Ones with the shape (and dtype, unless given) of ``other``."""
+    return Tensor(np.ones_like(_as_array(other), dtype=dtype), requires_grad=requires_grad)
+
+
+def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None) -> Tensor:
+    """Evenly spaced values in [start, stop), as ``np.arange``."""
+    if stop is None:
+        start, stop = 0, start
+    return Tensor(np.arange(start, stop, step, dtype=dtype))
+
+
+def randn(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False,
+          rng: Optional[np.random.Generator] = None) -> Tensor:
+    """Standard normal samples (from ``rng`` or the generator seeded by ``mg.manual_seed``)."""
+    from .random import default_rng
+    data = (rng or default_rng()).standard_normal(_shape_args(shape)).astype(dtype, copy=False)
+    return Tensor(data, requires_grad=requires_grad)
+
+
+def rand(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False,
+         rng: Optional[np.random.Generator] = None) -> Tensor:
+    """Uniform samples in [0, 1) (from ``rng`` or the generator seeded by ``mg.manual_seed``)."""
+    from .random import default_rng
+    data = (rng or default_rng()).random(_shape_args(shape)).astype(dtype, copy=False)
+    return Tensor(data, requires_grad=requires_grad)
+
+
+from . import functional as F  # noqa: E402  (functional needs Tensor defined first)
