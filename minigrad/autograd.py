@@ -132,9 +132,12 @@ class Function:
     def apply(cls, *inputs: Any, **kwargs: Any) -> Any:
         """Run ``forward`` on the inputs' arrays and, in grad mode, record the node."""
         fn = cls()
-        tensors = _as_tensors(inputs)
-        fn.inputs = tensors
-        fn.needs_input_grad = needs = tuple(t._requires_grad for t in tensors)
+        for x in inputs:
+            if not isinstance(x, Tensor):
+                inputs = _as_tensors(inputs)
+                break
+        fn.inputs = tensors = inputs
+        fn.needs_input_grad = needs = tuple([t._requires_grad for t in tensors])
         try:
             raw = fn.forward(*[t.data for t in tensors], **kwargs)
         except (ValueError, IndexError, TypeError) as error:
@@ -190,11 +193,6 @@ def _wrap_output(array: Any, fn: Function, record: bool) -> Any:
 
 def _as_tensors(inputs: Sequence[Any]) -> tuple:
     """Inputs as Tensors; a Python number takes the dtype NumPy gives it beside the Tensors."""
-    for x in inputs:
-        if not isinstance(x, Tensor):
-            break
-    else:
-        return inputs
     like = next((x.data for x in inputs if isinstance(x, Tensor)), None)
     converted = []
     for x in inputs:
@@ -202,18 +200,16 @@ def _as_tensors(inputs: Sequence[Any]) -> tuple:
             converted.append(x)
         elif like is not None and type(x) in (int, float, bool):
             dtype = like.dtype if like.dtype.kind == "f" else np.result_type(like, x)
-            converted.append(Tensor(np.array(x, dtype=dtype)))
+            converted.append(_wrap_output(np.array(x, dtype=dtype), None, False))
         else:
             converted.append(Tensor(x))
     return tuple(converted)
 
 
 # -- the backward engine ---------------------------------------------------------------------
-def _as_grad(value: Any, like: Any, where: str) -> Any:
-    """A gradient returned by a backward as a Tensor of ``like``'s shape and dtype."""
-    if type(value) is Tensor and value.data.shape == like.data.shape and \
-            value.data.dtype == like.data.dtype:
-        return value                                   # the common case: nothing to do
+def _as_grad(value: Any, like: Any, source: Any) -> Any:
+    """A gradient returned by ``source`` (a node or a hook) as a Tensor of ``like``'s shape and
+    dtype: broadcast gradients are summed back here, in one place for every op."""
     from .functional.shape import sum_to
     if not isinstance(value, Tensor):
         value = Tensor(np.asarray(value))
@@ -221,7 +217,7 @@ def _as_grad(value: Any, like: Any, where: str) -> Any:
         try:
             value = sum_to(value, like.shape)
         except ValueError:
-            raise RuntimeError(f"{where} returned a gradient of shape {value.shape} for an input "
+            raise RuntimeError(f"{source!r} returned a gradient of shape {value.shape} for an input "
                                f"of shape {like.shape}") from None
     if value.dtype != like.dtype:
         value = value.astype(like.dtype)
@@ -243,7 +239,7 @@ def _run_hooks(tensor: Any, grad: Any) -> Any:
     for hook in list(tensor._hooks.values()):
         replaced = hook(grad)
         if replaced is not None:
-            grad = _as_grad(replaced, tensor, f"hook {hook!r}")
+            grad = _as_grad(replaced, tensor, hook)
     return grad
 
 
@@ -273,13 +269,13 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
     leaves: list = []
 
     def reach(tensor: Any) -> None:
+        """Queue the node that made ``tensor`` (or remember it as a leaf)."""
         fn = tensor.grad_fn
         if fn is None:
             if id(tensor) not in queued:
                 queued.add(id(tensor))
                 leaves.append(tensor)
         elif fn._seq not in queued:
-            _check_alive(fn)
             queued.add(fn._seq)
             heapq.heappush(heap, (-fn._seq, fn))
 
@@ -308,8 +304,16 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
             for tensor, grad in zip(fn.inputs, in_grads):
                 if grad is None or not tensor._requires_grad:
                     continue
-                _accumulate(pending, tensor, _as_grad(grad, tensor, f"{fn.name}.backward"))
-                reach(tensor)
+                if type(grad) is not Tensor or grad.data.shape != tensor.data.shape or \
+                        grad.data.dtype != tensor.data.dtype:
+                    grad = _as_grad(grad, tensor, fn)
+                key = id(tensor)
+                entry = pending.get(key)
+                if entry is None:
+                    pending[key] = [tensor, grad]
+                    reach(tensor)
+                else:
+                    entry[1] = entry[1] + grad
             if not retain_graph:
                 fn._release()
 
