@@ -89,6 +89,9 @@ class Clip(Function):
     """y = min(max(x, lo), hi); the gradient passes where lo ≤ x ≤ hi (as in PyTorch)."""
 
     def forward(self, x: np.ndarray, lo: Any = None, hi: Any = None) -> np.ndarray:
+        if x.dtype.kind == "f":        # bounds in x's dtype: a float64 bound keeps float32 x
+            lo = None if lo is None else np.asarray(lo, dtype=x.dtype)
+            hi = None if hi is None else np.asarray(hi, dtype=x.dtype)
         self.lo, self.hi = lo, hi
         return np.clip(x, lo, hi)
 
@@ -179,7 +182,9 @@ def relu(x: Any) -> Tensor:
 
 
 def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002  (torch.clamp)
-    """x clipped to [min, max] (either bound may be None)."""
+    """x clipped to [min, max] (either bound may be None; bounds are constants)."""
+    min = min.data if isinstance(min, Tensor) else min
+    max = max.data if isinstance(max, Tensor) else max
     if min is None and max is None:
         raise ValueError("clip: at least one of min and max must be given")
     if min is not None and max is not None and np.any(np.asarray(min) > np.asarray(max)):
