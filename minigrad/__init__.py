@@ -5,6 +5,8 @@ from .gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_gradi
 from .random import manual_seed
 from .tensor import (Tensor, arange, full, ones, ones_like, rand, randn, tensor, zeros,
                      zeros_like)
+from . import viz
+from .viz import trace_backward
 
 __version__ = "0.1.0"
 
@@ -13,4 +15,5 @@ __all__ = [
     "ones_like", "Function", "no_grad", "enable_grad", "is_grad_enabled", "grad",
     "gradcheck", "gradgradcheck", "numerical_gradient", "GradcheckError", "manual_seed",
     "functional",
+    "viz", "trace_backward",
 ]

@@ -17,6 +17,7 @@ import numpy as np
 
 _grad_enabled = True          # the only mutable module-level state (see DESIGN.md)
 _sequence = itertools.count()  # stamps recorded nodes in creation order
+_tracers: list = []           # callbacks of active mg.trace_backward() blocks (viz.py)
 
 
 def is_grad_enabled() -> bool:
@@ -239,6 +240,9 @@ def _run_hooks(tensor: Any, grad: Any) -> Any:
     for hook in list(tensor._hooks.values()):
         replaced = hook(grad)
         if replaced is not None:
+            if np.shape(replaced) != tensor.shape:     # never silently sum a wrong shape away
+                raise ValueError(f"hook {hook!r} returned a gradient of shape "
+                                 f"{np.shape(replaced)} for a tensor of shape {tensor.shape}")
             grad = _as_grad(replaced, tensor, hook)
     return grad
 
@@ -301,6 +305,9 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
                     captured[id(out)] = grad
                 grads.append(grad)
             in_grads = _call_backward(fn, grads, create_graph)
+            if _tracers:
+                for tracer in _tracers:
+                    tracer(fn, grads, in_grads)
             for tensor, grad in zip(fn.inputs, in_grads):
                 if grad is None or not tensor._requires_grad:
                     continue

@@ -1,0 +1,371 @@
+"""minigrad.viz: DOT export, draw, the tape printout, and mg.trace_backward."""
+import ast
+import io
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import minigrad as mg
+from minigrad import viz
+from minigrad.testing import strategies as mst
+
+NODE = re.compile(r"^\s+(\w+) \[(.*)\];$")
+EDGE = re.compile(r"^\s+(\w+) -> (\w+);$")
+
+
+def parse_dot(text):
+    """A small DOT reader: (node id -> attribute text, list of edges); fails on other lines."""
+    lines = text.strip().splitlines()
+    assert lines[0] == "digraph minigrad {" and lines[-1] == "}"
+    nodes, edges = {}, []
+    for line in lines[1:-1]:
+        if line.strip().startswith(("rankdir", "node [")):
+            continue
+        node, edge = NODE.match(line), EDGE.match(line)
+        assert node or edge, f"unexpected DOT line {line!r}"
+        if node:
+            assert node.group(1) not in nodes, f"node {node.group(1)} defined twice"
+            nodes[node.group(1)] = node.group(2)
+        else:
+            edges.append(edge.groups())
+    for a, b in edges:
+        assert a in nodes and b in nodes, f"edge {a} -> {b} names a missing node"
+    return nodes, edges
+
+
+def label(attributes):
+    """The label of a node, with DOT escapes undone."""
+    text = re.search(r'label="((?:[^"\\]|\\.)*)"', attributes).group(1)
+    return text.replace("\\n", "\n").replace('\\"', '"').replace("\\\\", "\\")
+
+
+def small_net(dtype=np.float64, seed=0):
+    rng = np.random.default_rng(seed)
+    x = mg.tensor(rng.standard_normal((4, 3)).astype(dtype))
+    W = mg.tensor(rng.standard_normal((3, 2)).astype(dtype), requires_grad=True)
+    b = mg.tensor(rng.standard_normal(2).astype(dtype), requires_grad=True)
+    loss = ((x @ W + b).tanh() ** 2).mean()
+    return x, W, b, loss
+
+
+# -- to_dot --------------------------------------------------------------------------------------
+def test_to_dot_counts_ops_plus_tensors():
+    x = mg.tensor(np.ones((2, 3)), requires_grad=True)
+    w = mg.tensor(np.ones(3), requires_grad=True)
+    b = mg.tensor(2.0)
+    y = (x * w + b).sum()                     # ops: Mul, Add, Sum; tensors: x, w, b, x*w, +b, y
+    nodes, edges = parse_dot(viz.to_dot(y))
+    ops = [n for n, a in nodes.items() if "shape=box" in a]
+    tensors = [n for n, a in nodes.items() if "shape=ellipse" in a]
+    assert len(ops) == 3 and len(tensors) == 6 and len(nodes) == 9
+    assert sorted(label(nodes[n]).split()[1] for n in ops) == ["Add", "Mul", "Sum"]
+    # each op has an edge from each input and one to its output
+    assert len(edges) == (2 + 1) + (2 + 1) + (1 + 1)
+    for n in ops:
+        assert sum(1 for a, b_ in edges if a == n) == 1
+    # the root is the only tensor without an outgoing edge
+    sinks = [t for t in tensors if not any(a == t for a, _ in edges)]
+    assert len(sinks) == 1 and "palegreen" in nodes[sinks[0]]
+
+
+def test_to_dot_labels_shape_dtype_and_grad_norms():
+    x, W, b, loss = small_net(np.float32)
+    loss.backward(retain_graph=True)
+    # gradient by hand: loss = mean(tanh(z)^2), z = xW + b
+    z = x.data @ W.data + b.data
+    t = np.tanh(z)
+    gz = 2 * t * (1 - t ** 2) / z.size
+    nodes, _ = parse_dot(viz.to_dot(loss, names={"x": x, "W": W, "b": b}))
+    labels = {label(a).split("\n")[0]: label(a) for a in nodes.values()}
+    assert labels["W"] == "W\n(3, 2) float32\n|grad| = " + format(
+        float(np.linalg.norm(x.data.T @ gz)), ".4g")
+    assert labels["b"].endswith(format(float(np.linalg.norm(gz.sum(0))), ".4g"))
+    assert labels["x"] == "x\n(4, 3) float32"            # a constant input has no gradient
+    assert "|grad|" not in viz.to_dot(loss, show_grads=False)
+
+
+def test_to_dot_diamond_shares_tensor_nodes():
+    a = mg.tensor(np.array([0.5, -1.0]), requires_grad=True)
+    b = a.exp()
+    c = a.tanh()
+    d = b * c
+    nodes, edges = parse_dot(viz.to_dot(d))
+    assert len(nodes) == 3 + 4                           # exp, tanh, mul; a, b, c, d
+    leaf = [n for n, attr in nodes.items() if "lightblue" in attr]
+    assert len(leaf) == 1
+    assert sum(1 for src, _ in edges if src == leaf[0]) == 2   # a feeds both branches
+
+
+def test_to_dot_of_a_leaf_is_one_node():
+    a = mg.tensor(np.zeros((2, 2)), requires_grad=True)
+    nodes, edges = parse_dot(viz.to_dot(a))
+    assert len(nodes) == 1 and edges == []
+
+
+def test_to_dot_escapes_names():
+    x, W, b, loss = small_net()
+    text = viz.to_dot(loss, names={'W "weights" \\ 1': W})
+    nodes, _ = parse_dot(text)
+    assert any(label(a).startswith('W "weights" \\ 1\n') for a in nodes.values())
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz dot is not installed")
+def test_to_dot_is_accepted_by_graphviz():
+    x, W, b, loss = small_net()
+    text = viz.to_dot(loss, names={'W "q"': W, "b": b})
+    result = subprocess.run(["dot", "-Tplain"], input=text, text=True, capture_output=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("\nnode ") == 5 + 9       # 5 ops; x, W, b, const 2, 5 results
+
+
+def test_graph_functions_refuse_a_freed_graph():
+    x, W, b, loss = small_net()
+    loss.backward()
+    for call in (viz.to_dot, viz.tape):
+        with pytest.raises(RuntimeError, match="retain_graph=True"):
+            call(loss)
+
+
+def test_graph_functions_refuse_non_tensors():
+    with pytest.raises(TypeError, match="to_dot: expected a Tensor"):
+        viz.to_dot(np.ones(3))
+    with pytest.raises(TypeError, match="names"):
+        viz.tape(mg.tensor(1.0, requires_grad=True) * 2, names={"x": np.ones(1)})
+
+
+def test_to_dot_and_tape_handle_a_long_chain():
+    x = mg.tensor(np.ones(2), requires_grad=True)
+    y = x
+    for _ in range(3000):
+        y = y * 1.0
+    nodes, edges = parse_dot(viz.to_dot(y))
+    assert len(nodes) == 3000 + 1 + 3000 + 3000            # ops, x, constants, outputs
+    assert len(viz.tape(y, show=False)) == 3000
+
+
+# -- draw ----------------------------------------------------------------------------------------
+def test_draw_without_graphviz_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    x, W, b, loss = small_net()
+    with pytest.raises(RuntimeError, match="install Graphviz|Install Graphviz"):
+        viz.draw(loss, tmp_path / "graph.png")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_draw_rejects_unknown_formats(tmp_path):
+    x, W, b, loss = small_net()
+    with pytest.raises(ValueError, match=r"draw: .*graph\.jpg.*\.png, \.svg, \.pdf"):
+        viz.draw(loss, tmp_path / "graph.jpg")
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz dot is not installed")
+@pytest.mark.parametrize("suffix, magic", [(".svg", b"<svg"), (".png", b"\x89PNG")])
+def test_draw_writes_the_image(tmp_path, suffix, magic):
+    x, W, b, loss = small_net()
+    path = viz.draw(loss, tmp_path / f"graph{suffix}", names={"W": W})
+    assert path == tmp_path / f"graph{suffix}"
+    assert magic in path.read_bytes()[:400]
+    assert [p.name for p in tmp_path.iterdir()] == [f"graph{suffix}"]   # no temp file left
+
+
+def test_draw_reports_a_failing_dot(tmp_path, monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: "/bin/false")
+    x, W, b, loss = small_net()
+    with pytest.raises(RuntimeError, match="dot -Tsvg. failed"):
+        viz.draw(loss, tmp_path / "graph.svg")
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- tape ----------------------------------------------------------------------------------------
+def test_tape_of_a_diamond_is_in_a_valid_order(capsys):
+    a = mg.tensor(np.array([[0.5, -1.0, 2.0]]), requires_grad=True)
+    b = a.exp()                    # a -> b -> d
+    c = a * 3.0                    # a -> c -> d
+    d = b + c.reshape(3, 1)        # broadcast (1, 3) + (3, 1) -> (3, 3)
+    e = d.sum()
+    entries = viz.tape(e, names={"a": a})
+    order = [entry.seq for entry in entries]
+    assert order == sorted(order) and len(order) == 5
+    pos = {entry.seq: i for i, entry in enumerate(entries)}
+    fb, fc, fd, fe = (t.grad_fn for t in (b, c, d, e))
+    reshape = fd.inputs[1].grad_fn
+    assert pos[fb._seq] < pos[fd._seq] and pos[fc._seq] < pos[reshape._seq] < pos[fd._seq]
+    assert pos[fd._seq] < pos[fe._seq] == 4
+    by_seq = {entry.seq: entry for entry in entries}
+    assert by_seq[fd._seq].op == "Add"
+    assert by_seq[fd._seq].input_shapes == ((1, 3), (3, 1))
+    assert by_seq[fd._seq].output_shapes == ((3, 3),)
+    assert by_seq[fc._seq].inputs == ("a", "const 3")
+    assert by_seq[fd._seq].inputs == (f"#{fb._seq}", f"#{reshape._seq}")
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == [str(entry) for entry in entries]
+    assert printed[-1].startswith(f"#{fe._seq}") and "Sum" in printed[-1]
+    assert "(3, 3) -> ()" in printed[-1]
+
+
+@given(st.lists(st.tuples(st.sampled_from(["add", "mul", "tanh", "sum0"]),
+                          st.integers(0, 100), st.integers(0, 100)), min_size=1, max_size=12))
+def test_tape_lists_every_producer_before_its_consumer(program):
+    """A random DAG: each new tensor combines two earlier ones (chosen by index)."""
+    values = [mg.tensor(np.full((2, 2), 0.5), requires_grad=True)]
+    for op, i, j in program:
+        a, b = values[i % len(values)], values[j % len(values)]
+        if op == "add":
+            values.append(a + b)
+        elif op == "mul":
+            values.append(a * b)
+        elif op == "tanh":
+            values.append(a.tanh())
+        else:
+            values.append(a.sum(axis=0, keepdims=True) + b)
+    root = values[-1]
+    entries = viz.tape(root, show=False)
+    position = {entry.seq: i for i, entry in enumerate(entries)}
+    # an independent walk: every op reachable from the root is listed once, after its inputs
+    stack, seen = [root.grad_fn], set()
+    while stack:
+        fn = stack.pop()
+        if fn is None or fn._seq in seen:
+            continue
+        seen.add(fn._seq)
+        for t in fn.inputs:
+            if t.grad_fn is not None:
+                assert position[t.grad_fn._seq] < position[fn._seq]
+                stack.append(t.grad_fn)
+    assert seen == set(position)
+
+
+def test_tape_of_a_leaf_is_empty(capsys):
+    assert viz.tape(mg.tensor(1.0, requires_grad=True)) == []
+    assert capsys.readouterr().out == ""
+
+
+def test_tape_can_print_to_a_stream_or_not_at_all(capsys):
+    x, W, b, loss = small_net()
+    stream = io.StringIO()
+    entries = viz.tape(loss, file=stream)
+    assert stream.getvalue().splitlines() == [str(e) for e in entries]
+    viz.tape(loss, show=False)
+    assert capsys.readouterr().out == ""
+
+
+# -- trace_backward ------------------------------------------------------------------------------
+def reduce_to(g, shape):
+    """Sum a broadcast gradient back to ``shape`` (leading axes, then stretched axes)."""
+    g = g.sum(axis=tuple(range(g.ndim - len(shape))))
+    return g.sum(axis=tuple(i for i, n in enumerate(shape) if n == 1), keepdims=True)
+
+
+def parse_trace(text):
+    """The printed trace as a list of (seq, op, {'receives': [...], 'sends': {label: array}})."""
+    steps = []
+    for block in re.split(r"\n(?=#)", text.strip()):
+        head, *rest = re.split(r"\n(?=    (?:receives|sends))", block)
+        seq, op = re.fullmatch(r"#(\d+) (\w+)", head).groups()
+        received, sent = [], {}
+        for part in rest:
+            kind, name, body = re.fullmatch(r"\s+(receives|sends)\s+dL/d(\S+) \([\d, ]*\) = "
+                                            r"(.*)", part, re.S).groups()
+            array = np.array(ast.literal_eval(" ".join(body.split())), dtype=float)
+            (received.append(array) if kind == "receives" else sent.__setitem__(name, array))
+        steps.append((int(seq), op, received, sent))
+    return steps
+
+
+@given(mst.broadcastable_shapes(2, min_dims=1, max_dims=2, max_side=3).flatmap(
+    lambda s: st.tuples(mst.arrays(shape=s[0]), mst.arrays(shape=s[1]))))
+def test_trace_prints_the_real_chain_rule_gradients(xw):
+    x = mg.tensor(xw[0], requires_grad=True)
+    w = mg.tensor(xw[1], requires_grad=True)
+    z = x * w
+    y = z.tanh()
+    loss = y.sum()
+    stream = io.StringIO()
+    with mg.trace_backward(stream, names={"x": x, "w": w}, precision=12) as trace:
+        loss.backward()
+    # the chain rule by hand in NumPy
+    zb = xw[0] * xw[1]
+    gz = 1 - np.tanh(zb) ** 2                        # dL/dz = dL/dy * (1 - tanh(z)^2)
+    gx = reduce_to(gz * xw[1], x.shape)              # dL/dx = dL/dz * w, summed over broadcast
+    gw = reduce_to(gz * xw[0], w.shape)
+    printed = parse_trace(stream.getvalue())
+    assert [(s, op) for s, op, _, _ in printed] == [
+        (loss.grad_fn._seq, "Sum"), (y.grad_fn._seq, "Tanh"), (z.grad_fn._seq, "Mul")]
+    (_, _, r_sum, s_sum), (_, _, r_tanh, s_tanh), (_, _, r_mul, s_mul) = printed
+    zlabel = f"#{z.grad_fn._seq}"
+    np.testing.assert_allclose(r_sum[0], 1.0)
+    np.testing.assert_allclose(s_sum[f"#{y.grad_fn._seq}"], np.ones(zb.shape))
+    np.testing.assert_allclose(s_tanh[zlabel], gz, rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(r_mul[0], gz, rtol=1e-9, atol=1e-11)
+    # what the trace says each leaf received is what backward stored in .grad
+    np.testing.assert_allclose(s_mul["x"].reshape(x.shape), gx, rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(s_mul["w"].reshape(w.shape), gw, rtol=1e-9, atol=1e-11)
+    # and the recorded steps hold the exact arrays
+    mul = trace.steps[-1]
+    assert mul.inputs == ("x", "w")
+    np.testing.assert_array_equal(mul.grads[0], x.grad.data)
+    np.testing.assert_array_equal(mul.grads[1], w.grad.data)
+    np.testing.assert_allclose(mul.upstream[0], gz, rtol=1e-12)
+
+
+def test_trace_gradients_of_a_tensor_used_twice_add_up():
+    x = mg.tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True)
+    loss = (x * x + x).sum()                         # dL/dx = 2x + 1
+    with mg.trace_backward(show=False) as trace:
+        loss.backward()
+    sent = [g for step in trace.steps for label, g in zip(step.inputs, step.grads)
+            if label == "leaf"]
+    assert len(sent) == 3                            # twice from Mul, once from Add
+    np.testing.assert_array_equal(sum(sent), 2 * x.data + 1)
+    np.testing.assert_array_equal(x.grad.data, 2 * x.data + 1)
+
+
+def test_trace_abbreviates_large_arrays():
+    x = mg.tensor(np.arange(100.0).reshape(10, 10), requires_grad=True)
+    stream = io.StringIO()
+    with mg.trace_backward(stream):
+        (x * 2.0).sum().backward()
+    text = stream.getvalue()
+    assert "..." in text and "98." not in text
+    assert "dL/dleaf (10, 10) = [[2., 2., ..., 2., 2.]," in text
+
+
+def test_trace_records_float32_and_skips_inputs_without_grad(capsys):
+    x = mg.tensor(np.ones((2, 2), dtype=np.float32), requires_grad=True)
+    c = mg.tensor(np.full((2, 2), 3.0, dtype=np.float32))
+    with mg.trace_backward() as trace:
+        (x * c).sum().backward()
+    mul = trace.steps[-1]
+    assert mul.grads[1] is None and mul.grads[0].dtype == np.float32
+    out = capsys.readouterr().out
+    assert "dL/dconst" not in out and "sends    dL/dleaf (2, 2) = [[3., 3.]," in out
+
+
+def test_trace_shows_the_gradient_after_hooks_and_works_with_grad():
+    x = mg.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = x * 2.0
+    y.register_hook(lambda g: g * 10.0)
+    with mg.trace_backward(show=False) as trace:
+        (gx,) = mg.grad(y.sum(), x)
+    mul = trace.steps[-1]
+    np.testing.assert_array_equal(mul.upstream[0], [10.0, 10.0])
+    np.testing.assert_array_equal(mul.grads[0], [20.0, 20.0])
+    np.testing.assert_array_equal(gx.data, [20.0, 20.0])
+
+
+def test_trace_stops_at_the_end_of_the_block_even_after_an_error(capsys):
+    x = mg.tensor(np.ones(2), requires_grad=True)
+    with pytest.raises(ZeroDivisionError):
+        with mg.trace_backward():
+            1 / 0
+    (x * 2.0).sum().backward()
+    assert capsys.readouterr().out == ""
+    with mg.trace_backward(show=False) as outer, mg.trace_backward(show=False) as inner:
+        (x * 2.0).sum().backward()
+    assert len(outer.steps) == len(inner.steps) == 2
