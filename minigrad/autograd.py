@@ -18,6 +18,7 @@ import numpy as np
 _grad_enabled = True          # the only mutable module-level state (see DESIGN.md)
 _sequence = itertools.count()  # stamps recorded nodes in creation order
 _tracers: list = []           # callbacks of active mg.trace_backward() blocks (viz.py)
+_anomaly_enabled = False      # set by mg.detect_anomaly() (anomaly.py)
 
 
 def is_grad_enabled() -> bool:
@@ -89,6 +90,7 @@ class Function:
     """
 
     once_differentiable = False
+    _out_version = 0   # the output's version when recorded (not 0 for an in-place op's output)
 
     def forward(self, *arrays: np.ndarray, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must implement forward(*arrays)")
@@ -143,6 +145,8 @@ class Function:
             raw = fn.forward(*[t.data for t in tensors], **kwargs)
         except (ValueError, IndexError, TypeError) as error:
             raise _explain(fn, tensors, error) from None
+        if _anomaly_enabled:
+            anomaly.check_forward(fn, tensors, raw)
         record = _grad_enabled and True in needs
         if type(raw) is tuple:
             outs = tuple(_wrap_output(r, fn, record) for r in raw)
@@ -150,6 +154,7 @@ class Function:
             outs = _wrap_output(raw, fn, record)
         if record:
             fn._seq = next(_sequence)
+            fn._versions = tuple([t._version for t in tensors])   # checked before backward
             if type(outs) is tuple:
                 fn._output_refs = tuple(weakref.ref(o) for o in outs)
                 fn._output_meta = tuple((o.shape, o.dtype) for o in outs)
@@ -257,6 +262,16 @@ def _check_alive(fn: Function) -> None:
         raise RuntimeError(_FREED.format(op=fn.name))
 
 
+def _check_versions(fn: Function) -> None:
+    """Refuse to run a backward whose inputs or output were modified in place since forward."""
+    if fn._versions != tuple([t._version for t in fn.inputs]):
+        raise anomaly.modified_error(fn)
+    for ref in fn._output_refs:
+        out = ref()
+        if out is not None and out._version != fn._out_version:
+            raise anomaly.modified_error(fn)
+
+
 def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_graph: bool,
                  create_graph: bool, accumulate: bool = True,
                  capture: Optional[Sequence[Any]] = None) -> dict:
@@ -291,6 +306,7 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
         while heap:
             fn = heapq.heappop(heap)[1]
             _check_alive(fn)
+            _check_versions(fn)
             grads = []
             for index, ref in enumerate(fn._output_refs):
                 out = ref()
@@ -305,6 +321,8 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
                     captured[id(out)] = grad
                 grads.append(grad)
             in_grads = _call_backward(fn, grads, create_graph)
+            if _anomaly_enabled:
+                anomaly.check_backward(fn, grads, in_grads)
             if _tracers:
                 for tracer in _tracers:
                     tracer(fn, grads, in_grads)
@@ -461,3 +479,4 @@ def grad(outputs: Union[Any, Sequence[Any]], inputs: Union[Any, Sequence[Any]],
 
 
 from .tensor import Tensor  # noqa: E402  (tensor.py imports this module first)
+from . import anomaly  # noqa: E402  (anomaly.py uses this module's grad mode)

@@ -247,6 +247,42 @@ class Tensor:
     def __getitem__(self, index: Any) -> "Tensor":
         return F.getitem(self, index)
 
+    # -- in-place updates: each bumps the version counter (see inplace.py) -------------------
+    def add_(self, other: Any, alpha: Any = 1) -> "Tensor":
+        """self ← self + alpha·other, in place."""
+        return inplace.update(self, "add_", inplace.add, other, alpha)
+
+    def sub_(self, other: Any, alpha: Any = 1) -> "Tensor":
+        """self ← self - alpha·other, in place."""
+        return inplace.update(self, "sub_", inplace.sub, other, alpha)
+
+    def mul_(self, other: Any) -> "Tensor":
+        """self ← self · other, in place."""
+        return inplace.update(self, "mul_", F.mul, other)
+
+    def div_(self, other: Any) -> "Tensor":
+        """self ← self / other, in place."""
+        return inplace.update(self, "div_", F.div, other)
+
+    def clamp_(self, min: Any = None, max: Any = None) -> "Tensor":
+        """self ← min(max(self, min), max), in place."""
+        return inplace.update(self, "clamp_", F.clip, min, max)
+
+    clip_ = clamp_
+
+    def fill_(self, value: Any) -> "Tensor":
+        """Every element ← value, in place."""
+        return inplace.update(self, "fill_", inplace.fill, value)
+
+    def zero_(self) -> "Tensor":
+        """Every element ← 0, in place."""
+        return inplace.update(self, "zero_", inplace.fill, 0)
+
+    __iadd__ = add_
+    __isub__ = sub_
+    __imul__ = mul_
+    __itruediv__ = div_
+
     # -- comparisons: boolean tensors that never require grad --------------------------------
     def __lt__(self, other: Any) -> "Tensor":
         return _compare(np.less, self, other)
@@ -433,3 +469,4 @@ def rand(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False,
 
 
 from . import functional as F  # noqa: E402  (functional needs Tensor defined first)
+from . import inplace  # noqa: E402  (inplace needs Tensor defined first)

@@ -1,0 +1,137 @@
+"""In-place updates of a Tensor (``add_``, ``mul_``, ``zero_``, ``+=`` ...) and their safety net.
+
+Every in-place update bumps the tensor's version counter ``_version``. When an op is recorded,
+the engine notes the version of each input (``Function._versions``); before running that op's
+backward it compares them again, and a mismatch raises a RuntimeError naming the op and the
+tensor instead of returning a gradient computed from the wrong values.
+
+Three cases, by what the update touches:
+
+- a leaf not recorded (plain data, or a parameter under ``no_grad``): the new values are written
+  into the tensor's own buffer, so every alias of the array sees them (an optimizer step);
+- a recorded update (grad mode on and the tensor or the operand requires grad): the update is
+  an ordinary op on the old value, so it is differentiable. The old value moves to a new Tensor
+  object that takes the tensor's former place in the graph, and the tensor becomes the op's
+  output, holding a fresh array, so no array the graph saved is overwritten;
+- a non-leaf updated under ``no_grad``: a fresh array too, for the same reason.
+
+An in-place update of a leaf that requires grad is refused in grad mode: the leaf's value is
+what its gradient is taken with respect to, so it cannot also be the result of an op.
+"""
+from __future__ import annotations
+
+import weakref
+from typing import Any, Callable
+
+import numpy as np
+
+from . import autograd
+from .tensor import Tensor
+
+_LEAF = ("{name}: a leaf tensor that requires grad (shape {shape}) cannot be modified in place "
+         "while grad mode is on, because its value is what gradients are taken with respect "
+         "to. Update it inside `with mg.no_grad():` (as optimizers do), or work on a copy")
+
+
+def update(tensor: Tensor, name: str, op: Callable[..., Tensor], *args: Any) -> Tensor:
+    """Replace ``tensor``'s value by ``op(tensor, *args)`` in place and bump its version."""
+    for value in args:
+        if value is None and name == "clamp_":       # clamp_ takes None for a missing bound
+            continue
+        if not isinstance(value, (Tensor, np.ndarray, int, float, np.number)):
+            raise TypeError(f"{name}: expected a Tensor, an ndarray or a number, got "
+                            f"{type(value).__name__}")
+    operand_grad = any(isinstance(a, Tensor) and a._requires_grad for a in args)
+    if autograd.is_grad_enabled() and (tensor._requires_grad or operand_grad):
+        if tensor._requires_grad and tensor.grad_fn is None:
+            raise RuntimeError(_LEAF.format(name=name, shape=tensor.shape))
+        _record(tensor, name, op, args)
+        tensor._version += 1
+        if tensor.grad_fn is not None:
+            tensor.grad_fn._out_version = tensor._version   # the new node's output is born here
+        return tensor
+    with autograd.no_grad():
+        result = _checked(tensor, name, _run(name, op, tensor, args))
+    if tensor.grad_fn is None:
+        _write(tensor, name, result.data)
+    else:
+        tensor.data = result.data.astype(tensor.dtype, copy=False)
+    tensor._version += 1
+    return tensor
+
+
+def _run(name: str, op: Callable[..., Tensor], x: Tensor, args: tuple) -> Tensor:
+    """``op(x, *args)``, with an error that names the in-place method the user called."""
+    try:
+        return op(x, *args)
+    except (ValueError, TypeError) as error:
+        kind = TypeError if isinstance(error, TypeError) else ValueError
+        raise kind(f"{name}: {error}") from None
+
+
+def _checked(tensor: Tensor, name: str, result: Tensor) -> Tensor:
+    """Refuse a result that cannot replace the tensor's value (other shape, other dtype kind)."""
+    if result.shape != tensor.shape:
+        raise ValueError(f"{name}: the result has shape {result.shape} but the tensor updated in "
+                         f"place has shape {tensor.shape}; an in-place op cannot change a "
+                         "tensor's shape (the other operand must broadcast to it)")
+    if not np.can_cast(result.dtype, tensor.dtype, casting="same_kind"):
+        raise TypeError(f"{name}: the result has dtype {result.dtype}, which cannot be stored in "
+                        f"place in a tensor of dtype {tensor.dtype}")
+    return result
+
+
+def _write(tensor: Tensor, name: str, values: np.ndarray) -> None:
+    """Copy ``values`` into the tensor's own buffer."""
+    try:
+        np.copyto(tensor.data, values, casting="same_kind")
+    except ValueError as error:      # a read-only array, e.g. a broadcast view
+        raise ValueError(f"{name}: cannot write into this tensor's data (shape "
+                         f"{tensor.shape}): {error}") from None
+
+
+def _record(tensor: Tensor, name: str, op: Callable[..., Tensor], args: tuple) -> None:
+    """Make the update a recorded op whose output is ``tensor`` itself."""
+    old = _split_off(tensor)
+    args = tuple(old if value is tensor else value for value in args)   # x *= x
+    result = _checked(tensor, name, _run(name, op, old, args))
+    if result.dtype != tensor.dtype:
+        result = result.astype(tensor.dtype)
+    tensor.data = result.data
+    tensor._requires_grad = result._requires_grad
+    tensor.grad_fn = result.grad_fn
+    if result.grad_fn is not None:
+        result.grad_fn._output_refs = (weakref.ref(tensor),)
+
+
+def _split_off(tensor: Tensor) -> Tensor:
+    """A new Tensor holding ``tensor``'s current value and its place in the graph."""
+    old = Tensor.__new__(Tensor)
+    old.data = tensor.data
+    old._grad = None
+    old._hooks = None
+    old._version = tensor._version
+    old._requires_grad = tensor._requires_grad
+    old.grad_fn = fn = tensor.grad_fn
+    refs = getattr(fn, "_output_refs", None)      # None once the graph was freed by backward
+    if refs is not None:
+        fn._output_refs = tuple(weakref.ref(old) if ref() is tensor else ref for ref in refs)
+    return old
+
+
+# -- the updates, as out-of-place ops on the old value ---------------------------------------
+def add(x: Tensor, other: Any, alpha: Any = 1) -> Tensor:
+    """x + alpha·other."""
+    return x + (other if alpha == 1 else other * alpha)
+
+
+def sub(x: Tensor, other: Any, alpha: Any = 1) -> Tensor:
+    """x - alpha·other."""
+    return x - (other if alpha == 1 else other * alpha)
+
+
+def fill(x: Tensor, value: Any) -> Tensor:
+    """Every element set to ``value`` (the gradient to the old value is zero)."""
+    from .functional import where
+    everywhere = np.ones(x.shape, dtype=bool)
+    return where(everywhere, np.full(x.shape, value, dtype=x.dtype), x)
