@@ -1,0 +1,37 @@
+"""Writing files so that a crash never leaves a half-written one behind."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from typing import IO, Any, Callable
+
+import numpy as np
+
+
+def atomic_write(path: str, write: Callable[[IO[bytes]], None]) -> None:
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it into place."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def save_npz(path: str, arrays: dict) -> None:
+    """Write ``arrays`` as a compressed ``.npz`` atomically."""
+    atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
+
+
+def save_json(path: str, obj: Any) -> None:
+    """Write ``obj`` as indented JSON atomically."""
+    text = json.dumps(obj, indent=1, sort_keys=True) + "\n"
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
