@@ -5,6 +5,7 @@ from .gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_gradi
 from .random import manual_seed
 from .tensor import (Tensor, arange, full, ones, ones_like, rand, randn, tensor, zeros,
                      zeros_like)
+from . import nn
 from . import viz
 from .viz import trace_backward
 
@@ -15,5 +16,6 @@ __all__ = [
     "ones_like", "Function", "no_grad", "enable_grad", "is_grad_enabled", "grad",
     "gradcheck", "gradgradcheck", "numerical_gradient", "GradcheckError", "manual_seed",
     "functional",
+    "nn",
     "viz", "trace_backward",
 ]

@@ -80,12 +80,17 @@ def _created(fn: Any) -> str:
     if site is None:
         return ("(run under `with mg.detect_anomaly():` to see the line of your code that "
                 "created this op)")
-    return f"the op was created at {site}"
+    return f"The op was created at {site}"
+
+
+def _array(value: Any) -> Any:
+    """The ndarray of a Tensor, or the value itself."""
+    return value.data if isinstance(value, autograd.Tensor) else value
 
 
 def _badness(array: Any) -> Optional[str]:
     """'NaN', 'Inf' or 'NaN and Inf' if a floating array holds such values, else None."""
-    array = getattr(array, "data", array)
+    array = _array(array)
     if not isinstance(array, np.ndarray) or array.dtype.kind not in "fc":
         return None
     if np.isfinite(array).all():
@@ -95,7 +100,7 @@ def _badness(array: Any) -> Optional[str]:
 
 
 def _describe(label: str, array: Any) -> str:
-    array = getattr(array, "data", array)
+    array = _array(array)
     bad = _badness(array)
     state = f"contains {bad}" if bad else "finite"
     return f"{label} shape {np.shape(array)} {getattr(array, 'dtype', '')} ({state})"
@@ -118,8 +123,17 @@ def check_forward(fn: Any, tensors: Sequence[Any], raw: Any) -> None:
                            f"{np.shape(out)}); {cause}. Inputs: {inputs}. {_created(fn)}")
 
 
-def check_backward(fn: Any, grads: Sequence[Any], in_grads: Sequence[Any]) -> None:
-    """Raise if ``fn.backward`` returned a gradient holding NaN or Inf."""
+def checked_backward(fn: Any, grads: Sequence[Any], create_graph: bool) -> tuple:
+    """Run ``fn.backward`` and raise if it returned a gradient holding NaN or Inf.
+
+    The ops inside the backward are not checked one by one (a backward may divide by zero
+    and mask the result away); what counts is the gradient it returns.
+    """
+    autograd._anomaly_enabled = False
+    try:
+        in_grads = autograd._call_backward(fn, grads, create_graph)
+    finally:
+        autograd._anomaly_enabled = True
     for index, grad in enumerate(in_grads):
         bad = _badness(grad)
         if bad is None:
@@ -127,8 +141,9 @@ def check_backward(fn: Any, grads: Sequence[Any], in_grads: Sequence[Any]) -> No
         upstream = "; ".join(_describe(f"output {i} gradient", g) for i, g in enumerate(grads))
         inputs = "; ".join(_describe(f"input {i}", t) for i, t in enumerate(fn.inputs))
         raise RuntimeError(f"detect_anomaly: {fn.name}.backward returned {bad} in the gradient "
-                           f"of input {index} (shape {np.shape(getattr(grad, 'data', grad))}). "
+                           f"of input {index} (shape {np.shape(_array(grad))}). "
                            f"Upstream: {upstream}. Inputs: {inputs}. {_created(fn)}")
+    return in_grads
 
 
 def modified_error(fn: Any) -> RuntimeError:

@@ -320,9 +320,10 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
                 if wanted and id(out) in wanted:
                     captured[id(out)] = grad
                 grads.append(grad)
-            in_grads = _call_backward(fn, grads, create_graph)
             if _anomaly_enabled:
-                anomaly.check_backward(fn, grads, in_grads)
+                in_grads = anomaly.checked_backward(fn, grads, create_graph)
+            else:
+                in_grads = _call_backward(fn, grads, create_graph)
             if _tracers:
                 for tracer in _tracers:
                     tracer(fn, grads, in_grads)

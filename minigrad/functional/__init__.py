@@ -6,6 +6,7 @@ lowercase wrapper; the wrappers are what users call.
 from .arithmetic import add, cast, div, matmul, mul, neg, pow, sub
 from .elementwise import (abs, clip, exp, log, maximum, minimum, relu, sigmoid, sqrt, tanh,
                           where)
+from .layers import affine, batch_norm, dropout, leaky_relu, softmax_cross_entropy
 from .reduction import log_softmax, logsumexp, max, mean, min, softmax, sum, var
 from .shape import (broadcast_to, concatenate, flatten, getitem, permute, reshape, squeeze,
                     stack, sum_to, swapaxes, transpose, unsqueeze)
@@ -16,4 +17,5 @@ __all__ = [
     "sum", "mean", "var", "max", "min", "logsumexp", "softmax", "log_softmax",
     "reshape", "transpose", "permute", "swapaxes", "broadcast_to", "sum_to", "squeeze",
     "unsqueeze", "flatten", "getitem", "concatenate", "stack",
+    "affine", "softmax_cross_entropy", "batch_norm", "dropout", "leaky_relu",
 ]

@@ -1,0 +1,384 @@
+"""The fused layer ops of chapter 5 and 6: affine, softmax cross-entropy, batch normalisation,
+dropout and leaky ReLU.
+
+Affine, softmax cross-entropy and batch norm are single ``Function``s with the textbook
+closed-form backward (fast, and checked in the tests against the same computation composed from
+primitive ops). Dropout and batch norm stay pure: the random mask and the batch statistics are
+computed by the wrapper and passed in as constants, and batch norm's running statistics are
+updated by the wrapper, outside the differentiable op.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+import numpy as np
+
+from ..autograd import Function
+from ..random import default_rng
+from ..tensor import Tensor
+from .arithmetic import matmul
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _describe(x: Any) -> str:
+    """'a float32 tensor of shape (3, 4)' for error messages."""
+    dtype = getattr(x, "dtype", None)
+    if dtype is None:
+        return f"a {type(x).__name__}"
+    kind = "tensor" if isinstance(x, Tensor) else type(x).__name__
+    return f"a {dtype} {kind} of shape {tuple(x.shape)}"
+
+
+def check_floating(x: Any, op: str) -> None:
+    """Raise TypeError unless ``x`` is a floating Tensor or ndarray."""
+    dtype = getattr(x, "dtype", None)
+    if not isinstance(x, (Tensor, np.ndarray)) or dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating tensor, got {_describe(x)}; convert it "
+                        "first, e.g. x.astype(np.float32)")
+
+
+def check_same_dtype(x: Any, param: Any, op: str, what: str) -> None:
+    """Raise TypeError when the input's dtype differs from a parameter's (as PyTorch does)."""
+    if param is not None and x.dtype != param.dtype:
+        raise TypeError(f"{op}: the input has dtype {x.dtype} but the {what} has dtype "
+                        f"{param.dtype}; convert one of them (module.double() / .float(), or "
+                        f"x.astype(...))")
+
+
+# -- affine ----------------------------------------------------------------------------------
+class Affine(Function):
+    """y = x W + b, with x flattened to (N, in_features) as the book's Affine layer does."""
+
+    def forward(self, x: np.ndarray, W: np.ndarray, b: Optional[np.ndarray] = None):
+        x2 = x if x.ndim == 2 else x.reshape(x.shape[0], -1)
+        y = x2 @ W
+        if b is not None:
+            y += b
+        return y
+
+    def backward(self, gy: Tensor) -> tuple:
+        x, W = self.inputs[0], self.inputs[1]
+        needs = self.needs_input_grad
+        gx = gW = gb = None
+        if needs[0]:
+            gx = matmul(gy, W.T)                             # dx = dy Wᵀ
+            if x.ndim != 2:
+                gx = gx.reshape(x.shape)
+        if needs[1]:
+            x2 = x if x.ndim == 2 else x.reshape(x.shape[0], -1)
+            gW = matmul(x2.T, gy)                            # dW = xᵀ dy
+        if len(needs) == 3 and needs[2]:
+            gb = gy.sum(0)                                   # db = Σₙ dy
+        return (gx, gW, gb) if len(needs) == 3 else (gx, gW)
+
+
+def affine(x: Any, W: Any, b: Any = None) -> Tensor:
+    """The affine map ``y = x W + b`` (W of shape (in_features, out_features)).
+
+    ``x`` of shape (N, in_features) gives (N, out_features); an input of more dimensions is
+    flattened to (N, -1) first (the book's Affine), a 1-D input is one sample. The backward is
+    ``dx = dy Wᵀ``, ``dW = xᵀ dy``, ``db = Σₙ dy``.
+    """
+    return checked_affine(x, W, b, "affine")
+
+
+def checked_affine(x: Any, W: Any, b: Any, op: str) -> Tensor:
+    """``affine`` with errors that name ``op`` (the layer calling it)."""
+    check_floating(x, op)
+    check_floating(W, op)
+    if W.ndim != 2:
+        raise ValueError(f"{op}: the weight must have shape (in_features, out_features), got "
+                         f"{tuple(W.shape)}")
+    check_same_dtype(x, W, op, "weight")
+    in_features, out_features = W.shape
+    if x.ndim == 0:
+        raise ValueError(f"{op}: expected an input of shape (N, {in_features}), got a 0-d one")
+    features = x.shape[0] if x.ndim == 1 else math.prod(x.shape[1:])
+    if features != in_features:
+        raise ValueError(f"{op}: expected {in_features} input features, got {features} "
+                         f"(input shape {tuple(x.shape)})")
+    if b is not None:
+        check_same_dtype(x, b, op, "bias")
+        if tuple(b.shape) != (out_features,):
+            raise ValueError(f"{op}: the bias must have shape ({out_features},), got "
+                             f"{tuple(b.shape)}")
+    if x.ndim == 1:                                          # one sample: a batch of one
+        row = x.reshape(1, -1) if isinstance(x, Tensor) else x[None]
+        return checked_affine(row, W, b, op).reshape(out_features)
+    return Affine.apply(x, W) if b is None else Affine.apply(x, W, b)
+
+
+# -- softmax cross-entropy -------------------------------------------------------------------
+class SoftmaxCrossEntropy(Function):
+    """loss = −Σ_c t_c log softmax(z)_c per row, then the reduction; t = one-hot(labels) or
+    probabilities. Keeps softmax(z) from forward: dz = (softmax(z) − t) · gy (/ N for mean)."""
+
+    once_differentiable = True
+
+    def forward(self, z: np.ndarray, t: np.ndarray, reduction: str = "mean") -> np.ndarray:
+        self.reduction = reduction
+        shifted = z - z.max(axis=1, keepdims=True)          # ≤ 0, so exp never overflows
+        exp = np.exp(shifted)
+        sum_exp = exp.sum(axis=1, keepdims=True)
+        log_p = shifted
+        log_p -= np.log(sum_exp)                            # log softmax, finite for any z
+        exp /= sum_exp
+        self.labels = t.dtype.kind in "iu"
+        if self.labels:
+            losses = -log_p[np.arange(z.shape[0]), t]
+        else:
+            losses = -(t * log_p).sum(axis=1)
+        self.save_for_backward(exp, log_p if self.needs_input_grad[1] else None)
+        if reduction == "none":
+            return losses
+        total = losses.sum()
+        return total / z.shape[0] if reduction == "mean" else total
+
+    def backward(self, gy: Tensor) -> tuple:
+        p, log_p = self.saved_tensors
+        z, t = self.inputs
+        n = z.shape[0]
+        if self.reduction == "none":
+            scale = gy.data[:, None]
+        else:
+            scale = gy.data / n if self.reduction == "mean" else gy.data
+        gz = gt = None
+        if self.needs_input_grad[0]:
+            if self.labels:
+                gz = p.copy()
+                gz[np.arange(n), t.data] -= 1               # softmax(z) − one-hot(t)
+            else:
+                gz = p - t.data                             # softmax(z) − t
+            gz *= scale
+        if self.needs_input_grad[1]:
+            gt = -log_p * scale                             # d loss / dt = −log softmax(z)
+        return Tensor(gz) if gz is not None else None, Tensor(gt) if gt is not None else None
+
+
+def softmax_cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Cross-entropy of softmax(logits) against integer labels or class probabilities.
+
+    ``logits`` has shape (N, C). ``target`` is integer labels of shape (N,) in [0, C), or
+    probabilities / one-hot rows of shape (N, C). Per row ``ℓₙ = −Σ_c t_nc log softmax(zₙ)_c``;
+    ``reduction`` 'mean' gives Σₙ ℓₙ / N, 'sum' Σₙ ℓₙ, 'none' the vector ℓ. Backward:
+    ``dz = (softmax(z) − t) · dy`` (divided by N for 'mean'); finite for logits of any size.
+    """
+    return checked_softmax_cross_entropy(logits, target, reduction, "softmax_cross_entropy")
+
+
+def checked_softmax_cross_entropy(logits: Any, target: Any, reduction: str, op: str) -> Tensor:
+    """``softmax_cross_entropy`` with errors that name ``op`` (the layer calling it)."""
+    check_floating(logits, op)
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    if logits.ndim != 2:
+        raise ValueError(f"{op}: logits must have shape (N, C), got {tuple(logits.shape)}")
+    n, classes = logits.shape
+    if n == 0 or classes == 0:
+        raise ValueError(f"{op}: logits of shape {tuple(logits.shape)} are empty")
+    if not isinstance(target, Tensor):
+        target = np.asarray(target)
+    kind = target.dtype.kind
+    if kind in "iu":
+        if tuple(target.shape) != (n,):
+            raise ValueError(f"{op}: integer labels must have shape ({n},) for logits of shape "
+                             f"{tuple(logits.shape)}, got {tuple(target.shape)}")
+        labels = target.data if isinstance(target, Tensor) else target
+        low, high = labels.min(), labels.max()
+        if low < 0 or high >= classes:
+            bad = low if low < 0 else high
+            raise ValueError(f"{op}: label {bad} is out of range for {classes} classes "
+                             f"(labels must be in [0, {classes - 1}])")
+    elif kind == "f":
+        if tuple(target.shape) != (n, classes):
+            raise ValueError(f"{op}: target probabilities must have the logits' shape "
+                             f"{(n, classes)}, got {tuple(target.shape)}")
+        if target.dtype != logits.dtype:
+            target = (target.astype(logits.dtype) if isinstance(target, Tensor)
+                      else target.astype(logits.dtype))
+    else:
+        raise TypeError(f"{op}: target must be integer labels or floating probabilities, got "
+                        f"dtype {target.dtype}")
+    return SoftmaxCrossEntropy.apply(logits, target, reduction=reduction)
+
+
+# -- batch normalisation ---------------------------------------------------------------------
+class BatchNorm(Function):
+    """y = γ x̂ + β with x̂ = (x − μ) / √(σ² + ε) per channel (axis 1).
+
+    μ and σ² are given as constants: the batch statistics in training (then the backward
+    treats them as functions of x), the running averages in evaluation.
+    """
+
+    once_differentiable = True
+
+    def forward(self, x: np.ndarray, weight: Optional[np.ndarray] = None,
+                bias: Optional[np.ndarray] = None, mean: Any = None, var: Any = None,
+                eps: float = 1e-5, training: bool = True) -> np.ndarray:
+        self.training = training
+        self.axes = (0,) + tuple(range(2, x.ndim))
+        shape = (1, -1) + (1,) * (x.ndim - 2)              # broadcast per channel
+        inv_std = 1 / np.sqrt(var + np.asarray(eps, dtype=x.dtype))
+        inv_std = inv_std.reshape(shape)
+        x_hat = x - mean.reshape(shape)
+        x_hat *= inv_std
+        self.save_for_backward(x_hat, inv_std)
+        if weight is None:
+            return x_hat.copy()
+        y = x_hat * weight.reshape(shape)
+        y += bias.reshape(shape)
+        return y
+
+    def backward(self, gy: Tensor) -> tuple:
+        x_hat, inv_std = self.saved_tensors
+        gy = gy.data
+        axes = self.axes
+        affine = len(self.inputs) == 3
+        g_hat = gy * self.inputs[1].data.reshape(inv_std.shape) if affine else gy
+        gx = gw = gb = None
+        if self.needs_input_grad[0]:
+            if self.training:
+                m = x_hat.size // x_hat.shape[1]             # values per channel
+                # dx = γ/(m σ) · (m·dy − Σdy − x̂·Σ(dy·x̂)), with γ folded into g_hat
+                sum_g = g_hat.sum(axis=axes, keepdims=True)
+                sum_gx = (g_hat * x_hat).sum(axis=axes, keepdims=True)
+                gx = g_hat - sum_g / m
+                gx -= x_hat * (sum_gx / m)
+                gx *= inv_std
+            else:
+                gx = g_hat * inv_std                         # dx = γ/σ · dy (constant stats)
+        if affine and self.needs_input_grad[1]:
+            gw = Tensor((gy * x_hat).sum(axis=axes))         # dγ = Σ dy·x̂
+        if affine and self.needs_input_grad[2]:
+            gb = Tensor(gy.sum(axis=axes))                   # dβ = Σ dy
+        gx = Tensor(gx) if gx is not None else None
+        return (gx, gw, gb) if affine else gx
+
+
+def batch_norm(x: Any, running_mean: Optional[np.ndarray], running_var: Optional[np.ndarray],
+               weight: Any = None, bias: Any = None, training: bool = False,
+               momentum: Optional[float] = 0.1, eps: float = 1e-5) -> Tensor:
+    """Batch normalisation per channel (axis 1) of x of shape (N, C, ...).
+
+    ``y = γ (x − μ) / √(σ² + ε) + β``. In training μ and σ² are the batch mean and biased
+    variance over every axis but 1, and the running statistics (ndarrays, updated in place,
+    outside the differentiable op) become ``(1 − momentum)·running + momentum·batch`` (the
+    variance unbiased); ``momentum=None`` gives the cumulative average, counting in
+    ``num_batches_tracked``. In evaluation the running statistics are used. Backward (training):
+    ``dx = γ/(m σ) · (m·dy − Σdy − x̂·Σ(dy·x̂))``, m = values per channel.
+    """
+    return checked_batch_norm(x, running_mean, running_var, weight, bias, training, momentum,
+                              eps, None, "batch_norm")
+
+
+def checked_batch_norm(x: Any, running_mean: Optional[np.ndarray],
+                       running_var: Optional[np.ndarray], weight: Any, bias: Any,
+                       training: bool, momentum: Optional[float], eps: float,
+                       num_batches_tracked: Optional[np.ndarray], op: str) -> Tensor:
+    """``batch_norm`` counting batches in ``num_batches_tracked``, with errors naming ``op``."""
+    check_floating(x, op)
+    if x.ndim < 2:
+        raise ValueError(f"{op}: expected an input of shape (N, C, ...), got {tuple(x.shape)}")
+    channels = x.shape[1]
+    for name, array in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
+                        ("running_var", running_var)):
+        if array is not None and tuple(array.shape) != (channels,):
+            raise ValueError(f"{op}: the {name} has shape {tuple(array.shape)} but the input "
+                             f"of shape {tuple(x.shape)} has {channels} channels in axis 1")
+        check_same_dtype(x, array, op, name)
+    if (weight is None) != (bias is None):
+        raise ValueError(f"{op}: give both weight and bias, or neither")
+    data = x.data if isinstance(x, Tensor) else x
+    use_batch = training or running_mean is None
+    if use_batch:
+        axes = (0,) + tuple(range(2, data.ndim))
+        m = data.size // max(channels, 1)
+        if m <= 1:
+            raise ValueError(f"{op}: expected more than 1 value per channel in training, got "
+                             f"input shape {tuple(x.shape)}; a batch of one cannot be "
+                             "normalised with its own statistics (every gradient would be 0)")
+        mean = data.mean(axis=axes)
+        var = data.var(axis=axes)
+        if training and running_mean is not None:
+            _update_running(running_mean, running_var, mean, var, m, momentum,
+                            num_batches_tracked)
+    else:
+        mean, var = running_mean, running_var
+    inputs = (x,) if weight is None else (x, weight, bias)
+    return BatchNorm.apply(*inputs, mean=mean, var=var, eps=eps, training=use_batch)
+
+
+def _update_running(running_mean: np.ndarray, running_var: np.ndarray, mean: np.ndarray,
+                    var: np.ndarray, m: int, momentum: Optional[float],
+                    num_batches_tracked: Optional[np.ndarray]) -> None:
+    """running = (1 − momentum)·running + momentum·batch, in place (unbiased variance)."""
+    if num_batches_tracked is not None:
+        num_batches_tracked += 1
+    if momentum is None:                                     # cumulative moving average
+        momentum = 1.0 / float(num_batches_tracked)
+    running_mean *= 1 - momentum
+    running_mean += momentum * mean
+    running_var *= 1 - momentum
+    running_var += (momentum * m / (m - 1)) * var
+
+
+# -- dropout ---------------------------------------------------------------------------------
+class Dropout(Function):
+    """y = x ⊙ mask, where mask holds 0 for dropped units and 1/(1 − p) for kept ones."""
+
+    def forward(self, x: np.ndarray, mask: Any = None) -> np.ndarray:
+        self.mask = mask
+        return x * mask
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return gy * self.mask                                # dy/dx = mask
+
+
+def dropout(x: Any, p: float = 0.5, training: bool = True,
+            rng: Optional[np.random.Generator] = None, mask: Any = None) -> Tensor:
+    """Inverted dropout: zero each unit with probability p, scale the rest by 1/(1 − p).
+
+    ``E[y] = x``, so evaluation (``training=False``) is the identity. The mask is drawn from
+    ``rng`` or, if None, from minigrad's default generator at call time (``mg.manual_seed``
+    makes it repeat); or pass ``mask``, a boolean array of x's shape (True = kept), to hold it
+    fixed.
+    """
+    check_floating(x, "dropout")
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or \
+            not 0 <= p < 1:
+        raise ValueError(f"dropout: p must be a probability in [0, 1), got {p!r}")
+    if not training or (p == 0 and mask is None):
+        return x if isinstance(x, Tensor) else Tensor(x)
+    if mask is None:
+        draw_dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
+        keep = (rng or default_rng()).random(x.shape, dtype=draw_dtype) >= p
+    else:
+        keep = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+        if keep.shape != tuple(x.shape) or keep.dtype != bool:
+            raise ValueError(f"dropout: mask must be a boolean array of the input's shape "
+                             f"{tuple(x.shape)}, got {keep.dtype} of shape {keep.shape}")
+    scale = np.asarray(1 / (1 - p), dtype=x.dtype)
+    return Dropout.apply(x, mask=keep * scale)
+
+
+# -- leaky ReLU ------------------------------------------------------------------------------
+class LeakyReLU(Function):
+    """y = x for x > 0, slope·x otherwise."""
+
+    def forward(self, x: np.ndarray, slope: float = 0.01) -> np.ndarray:
+        self.factor = np.where(x > 0, np.ones((), x.dtype), np.asarray(slope, dtype=x.dtype))
+        return x * self.factor
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return gy * self.factor                              # dy/dx = 1 or slope
+
+
+def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
+    """max(x, 0) + negative_slope · min(x, 0) elementwise."""
+    check_floating(x, "leaky_relu")
+    return LeakyReLU.apply(x, slope=float(negative_slope))
+
+
+__all__ = ["affine", "softmax_cross_entropy", "batch_norm", "dropout", "leaky_relu"]

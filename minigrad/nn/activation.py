@@ -1,0 +1,70 @@
+"""Activation layers: Sigmoid, ReLU, Tanh, LeakyReLU, Identity, Flatten."""
+from __future__ import annotations
+
+from typing import Any
+
+from .. import functional as F
+from ..functional.layers import check_floating
+from ..tensor import Tensor
+from .module import Module
+
+
+class Sigmoid(Module):
+    """y = 1 / (1 + e⁻ˣ); backward dx = dy · y(1 − y)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_floating(x, "Sigmoid")
+        return F.sigmoid(x)
+
+
+class ReLU(Module):
+    """y = max(x, 0); backward dx = dy · [x > 0]."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_floating(x, "ReLU")
+        return F.relu(x)
+
+
+class Tanh(Module):
+    """y = tanh x; backward dx = dy · (1 − y²)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_floating(x, "Tanh")
+        return F.tanh(x)
+
+
+class LeakyReLU(Module):
+    """y = x for x > 0, negative_slope · x otherwise; backward dx = dy · (1 or slope)."""
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        super().__init__()
+        self.negative_slope = float(negative_slope)
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_floating(x, "LeakyReLU")
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class Identity(Module):
+    """y = x."""
+
+    def forward(self, x: Any) -> Any:
+        return x
+
+
+class Flatten(Module):
+    """Merges axes ``start_axis`` to ``end_axis`` into one: (N, C, H, W) -> (N, C·H·W)."""
+
+    def __init__(self, start_axis: int = 1, end_axis: int = -1) -> None:
+        super().__init__()
+        self.start_axis = start_axis
+        self.end_axis = end_axis
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.flatten(x, self.start_axis, self.end_axis)
+
+    def extra_repr(self) -> str:
+        return f"start_axis={self.start_axis}, end_axis={self.end_axis}"

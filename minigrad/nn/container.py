@@ -1,0 +1,63 @@
+"""Containers: ``Sequential`` (modules applied in order) and ``ModuleList`` (a registered
+list)."""
+from __future__ import annotations
+
+from typing import Any, Iterable, Iterator, Union
+
+from .module import Module
+
+
+class _IndexedModules(Module):
+    """Sub-modules registered under the names '0', '1', ...; indexable, iterable, sized."""
+
+    def __init__(self, modules: Iterable[Module] = ()) -> None:
+        super().__init__()
+        for module in modules:
+            self.append(module)
+
+    def append(self, module: Module) -> "_IndexedModules":
+        """Add ``module`` at the end."""
+        if not isinstance(module, Module):
+            raise TypeError(f"{type(self).__name__}: expected a Module, got "
+                            f"{type(module).__name__}")
+        setattr(self, str(len(self._modules)), module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> "_IndexedModules":
+        """Add every module of ``modules`` at the end."""
+        for module in modules:
+            self.append(module)
+        return self
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(list(self._modules.values()))
+
+    def __getitem__(self, index: Union[int, slice]) -> Any:
+        items = list(self._modules.values())
+        if isinstance(index, slice):
+            return type(self)(items[index])
+        if not -len(items) <= index < len(items):
+            raise IndexError(f"{type(self).__name__}: index {index} is out of range for "
+                             f"{len(items)} modules")
+        return items[index]
+
+
+class Sequential(_IndexedModules):
+    """Applies its modules in order: ``Sequential(a, b, c)(x) == c(b(a(x)))``."""
+
+    def __init__(self, *modules: Module) -> None:
+        if len(modules) == 1 and not isinstance(modules[0], Module):
+            modules = tuple(modules[0])                      # also accept one iterable
+        super().__init__(modules)
+
+    def forward(self, x: Any) -> Any:
+        for module in self._modules.values():
+            x = module(x)
+        return x
+
+
+class ModuleList(_IndexedModules):
+    """A list of modules whose parameters belong to the owner (it has no forward)."""

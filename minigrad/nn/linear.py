@@ -1,0 +1,77 @@
+"""``Linear`` (the book's Affine layer): y = x W + b."""
+from __future__ import annotations
+
+import math
+from typing import Any, Union
+
+import numpy as np
+
+from ..functional.layers import check_floating, checked_affine
+from ..tensor import Tensor
+from . import init as nn_init
+from .module import Module
+from .parameter import Parameter
+
+
+class Linear(Module):
+    """The affine map ``y = x W + b`` (also exported as ``nn.Affine``).
+
+    ``weight`` has shape (in_features, out_features) as in the book (PyTorch stores its
+    transpose), ``bias`` shape (out_features,). Inputs of more than two dimensions are
+    flattened to (N, -1). ``init`` is 'he' (std √(2/in_features)), 'xavier' (std
+    √(1/in_features)) or a float std; the bias starts at zero.
+
+    Backward: ``dx = dy Wᵀ``, ``dW = xᵀ dy``, ``db = Σₙ dy``.
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 dtype: Any = np.float32, init: Union[str, float] = "he") -> None:
+        super().__init__()
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"Linear: {name} must be a positive integer, got {value!r}")
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"Linear: dtype must be floating, got {dtype}")
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        self.init = init
+        self.weight = Parameter(np.empty((self.in_features, self.out_features), dtype=dtype))
+        init_weight(self.weight, init, "Linear")
+        if bias:
+            self.bias = Parameter(np.zeros(self.out_features, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_floating(x, "Linear")
+        features = x.shape[0] if x.ndim == 1 else math.prod(x.shape[1:])
+        if x.ndim == 0 or features != self.in_features:
+            raise ValueError(f"Linear expected {self.in_features} input features, got "
+                             f"{features if x.ndim else 'a 0-d input'} (input shape "
+                             f"{tuple(x.shape)})")
+        return checked_affine(x, self.weight, self.bias, "Linear")
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+def init_weight(weight: Tensor, init: Union[str, float], layer: str) -> None:
+    """Initialise ``weight`` by name ('he', 'xavier') or with a float standard deviation."""
+    if isinstance(init, str):
+        name = init.lower()
+        if name in ("he", "relu"):
+            nn_init.he_normal_(weight)
+        elif name in ("xavier", "sigmoid"):
+            nn_init.xavier_normal_(weight)
+        else:
+            raise ValueError(f"{layer}: init must be 'he', 'xavier' or a float std, got {init!r}")
+    elif isinstance(init, (int, float, np.floating)) and not isinstance(init, bool) and init >= 0:
+        nn_init.normal_(weight, std=float(init))
+    else:
+        raise ValueError(f"{layer}: init must be 'he', 'xavier' or a non-negative float std, "
+                         f"got {init!r}")
+
+
+Affine = Linear

@@ -1,0 +1,53 @@
+"""``MLP``: the book's MultiLayerNetExtend as a Sequential builder."""
+from __future__ import annotations
+
+from typing import Any, Sequence, Union
+
+import numpy as np
+
+from .activation import Identity, LeakyReLU, ReLU, Sigmoid, Tanh
+from .batchnorm import BatchNorm1d
+from .container import Sequential
+from .dropout import Dropout
+from .linear import Linear
+
+_ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "leaky_relu": LeakyReLU,
+                "identity": Identity}
+
+
+class MLP(Sequential):
+    """A fully connected network: per hidden layer Linear → [BatchNorm1d] → activation →
+    [Dropout], then a final Linear to ``output_size`` (logits; the loss applies softmax).
+
+    ``activation`` is 'relu', 'sigmoid', 'tanh', 'leaky_relu' or 'identity'; ``weight_init``
+    is 'he' (std √(2/n)), 'xavier' (std √(1/n)) or a float std, for every Linear (n = fan-in);
+    ``dropout`` is the drop probability (0 for no Dropout layers).
+    """
+
+    def __init__(self, input_size: int, hidden_sizes: Sequence[int], output_size: int,
+                 activation: str = "relu", weight_init: Union[str, float] = "he",
+                 use_batchnorm: bool = False, dropout: float = 0.0,
+                 dtype: Any = np.float32) -> None:
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"MLP: activation must be one of {sorted(_ACTIVATIONS)}, got "
+                             f"{activation!r}")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"MLP: dropout must be a probability in [0, 1), got {dropout!r}")
+        layers: list = []
+        sizes = [input_size, *hidden_sizes]
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+            layers.append(Linear(fan_in, fan_out, dtype=dtype, init=weight_init))
+            if use_batchnorm:
+                layers.append(BatchNorm1d(fan_out, dtype=dtype))
+            layers.append(_ACTIVATIONS[activation]())
+            if dropout > 0:
+                layers.append(Dropout(dropout))
+        layers.append(Linear(sizes[-1], output_size, dtype=dtype, init=weight_init))
+        super().__init__(*layers)
+
+    @property
+    def linears(self) -> list:
+        """The Linear layers, in order (their weights are the ones weight decay applies to)."""
+        return [m for m in self if isinstance(m, Linear)]
+
+
