@@ -123,9 +123,13 @@ class TapeEntry:
     output_shapes: Tuple[Shape, ...]
 
     def __str__(self) -> str:
+        return self.format()
+
+    def format(self, seq_width: int = 0, op_width: int = 0) -> str:
+        """The line ``#seq op input (shape), ... -> (shape)``, columns padded to the widths."""
         ins = ", ".join(f"{label} {_shape(s)}" for label, s in zip(self.inputs, self.input_shapes))
         outs = ", ".join(_shape(s) for s in self.output_shapes)
-        return f"#{self.seq:<5} {self.op:<12} {ins} -> {outs}"
+        return f"{'#' + str(self.seq):<{seq_width}} {self.op:<{op_width}}  {ins} -> {outs}"
 
 
 def tape(tensor: Tensor, *, names: Names = None, file: Optional[TextIO] = None,
@@ -150,7 +154,8 @@ def tape(tensor: Tensor, *, names: Names = None, file: Optional[TextIO] = None,
     Returns
     -------
     list of TapeEntry
-        One entry per op, ascending sequence number; ``str(entry)`` is the printed line.
+        One entry per op, ascending sequence number; ``str(entry)`` is its printed line
+        (printed with the columns aligned).
 
     Raises
     ------
@@ -165,10 +170,12 @@ def tape(tensor: Tensor, *, names: Names = None, file: Optional[TextIO] = None,
         out_shapes = tuple(m[0] for m in meta) if meta else tuple(o.shape for o in outs)
         entries.append(TapeEntry(fn._seq, fn.name, tuple(_label(t, labels) for t in fn.inputs),
                                  tuple(t.shape for t in fn.inputs), out_shapes))
-    if show:
+    if show and entries:
         out = sys.stdout if file is None else file
+        seq_width = max(len(str(e.seq)) for e in entries) + 1
+        op_width = max(len(e.op) for e in entries)
         for entry in entries:
-            print(entry, file=out)
+            print(entry.format(seq_width, op_width), file=out)
     return entries
 
 
@@ -292,6 +299,7 @@ def draw(tensor: Tensor, path: Union[str, "os.PathLike[str]"], show_grads: bool 
     folder = target.parent if str(target.parent) else Path(".")
     handle, temp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=f".{fmt}")
     os.close(handle)
+    os.chmod(temp, 0o644)                      # mkstemp makes it private; an image is not
     try:
         result = subprocess.run([program, f"-T{fmt}", "-o", temp], input=text, text=True,
                                 capture_output=True, timeout=120)
@@ -351,7 +359,7 @@ class trace_backward:
     """
 
     def __init__(self, file: Optional[TextIO] = None, *, names: Names = None,
-                 precision: int = 4, threshold: int = 16, show: bool = True) -> None:
+                 precision: int = 4, threshold: int = 30, show: bool = True) -> None:
         self.file = file
         self.labels = _name_map(names)
         self.precision = precision

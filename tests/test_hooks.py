@@ -143,3 +143,52 @@ def test_hook_returning_a_wrong_shape_raises():
 def test_register_hook_needs_requires_grad():
     with pytest.raises(RuntimeError, match="does not require grad"):
         mg.tensor(np.ones(2)).register_hook(lambda g: None)
+
+
+# -- Module.register_forward_hook ----------------------------------------------------------------
+def test_forward_hook_sees_module_inputs_and_output_once_per_call_and_can_be_removed():
+    from minigrad import nn
+    layer = nn.Linear(3, 2, dtype=np.float64)
+    seen = []
+    handle = layer.register_forward_hook(lambda m, inputs, out: seen.append((m, inputs, out)))
+    x = mg.tensor(np.arange(12.0).reshape(4, 3))
+    y = layer(x)
+    assert len(seen) == 1
+    module, inputs, out = seen[0]
+    assert module is layer and inputs == (x,) and out is y
+    np.testing.assert_allclose(out.data, x.data @ layer.weight.data + layer.bias.data)
+    layer(x)
+    assert len(seen) == 2
+    handle.remove()
+    layer(x)
+    assert len(seen) == 2
+
+
+def test_forward_hooks_chain_and_a_replaced_output_is_differentiated():
+    from minigrad import nn
+    layer = nn.Linear(2, 3, dtype=np.float64)
+    order = []
+    layer.register_forward_hook(lambda m, inputs, out: order.append("first") or out * 3.0)
+    layer.register_forward_hook(lambda m, inputs, out: order.append(("second", out)))
+    x = mg.tensor(np.array([[1.0, -1.0], [0.5, 2.0]]), requires_grad=True)
+    y = layer(x)
+    assert order[0] == "first" and order[1][0] == "second" and order[1][1] is y
+    np.testing.assert_allclose(y.data, 3.0 * (x.data @ layer.weight.data + layer.bias.data))
+    y.sum().backward()
+    # y = 3 (x W + b): every gradient is 3 times the plain affine one
+    np.testing.assert_allclose(layer.bias.grad.data, [6.0, 6.0, 6.0])
+    np.testing.assert_allclose(layer.weight.grad.data, 3.0 * x.data.T @ np.ones((2, 3)))
+    np.testing.assert_allclose(x.grad.data, 3.0 * np.ones((2, 3)) @ layer.weight.data.T)
+
+
+def test_forward_hook_on_a_container_sees_the_whole_forward():
+    from minigrad import nn
+    net = nn.Sequential(nn.Linear(3, 4, dtype=np.float64), nn.ReLU(),
+                        nn.Linear(4, 2, dtype=np.float64))
+    shapes = []
+    for module in net.modules():
+        module.register_forward_hook(lambda m, inputs, out: shapes.append(
+            (type(m).__name__, inputs[0].shape, out.shape)))
+    net(mg.tensor(np.ones((5, 3))))
+    assert shapes == [("Linear", (5, 3), (5, 4)), ("ReLU", (5, 4), (5, 4)),
+                      ("Linear", (5, 4), (5, 2)), ("Sequential", (5, 3), (5, 2))]

@@ -4,6 +4,8 @@ import io
 import re
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ import minigrad as mg
 from minigrad import viz
 from minigrad.testing import strategies as mst
 
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 NODE = re.compile(r"^\s+(\w+) \[(.*)\];$")
 EDGE = re.compile(r"^\s+(\w+) -> (\w+);$")
 
@@ -204,7 +207,7 @@ def test_tape_of_a_diamond_is_in_a_valid_order(capsys):
     assert by_seq[fc._seq].inputs == ("a", "const 3")
     assert by_seq[fd._seq].inputs == (f"#{fb._seq}", f"#{reshape._seq}")
     printed = capsys.readouterr().out.splitlines()
-    assert printed == [str(entry) for entry in entries]
+    assert [line.split() for line in printed] == [str(entry).split() for entry in entries]
     assert printed[-1].startswith(f"#{fe._seq}") and "Sum" in printed[-1]
     assert "(3, 3) -> ()" in printed[-1]
 
@@ -249,8 +252,12 @@ def test_tape_of_a_leaf_is_empty(capsys):
 def test_tape_can_print_to_a_stream_or_not_at_all(capsys):
     x, W, b, loss = small_net()
     stream = io.StringIO()
-    entries = viz.tape(loss, file=stream)
-    assert stream.getvalue().splitlines() == [str(e) for e in entries]
+    entries = viz.tape(loss, names={"x": x, "W": W}, file=stream)
+    lines = stream.getvalue().splitlines()
+    assert [line.split() for line in lines] == [str(e).split() for e in entries]
+    starts = {line.index(entry.inputs[0] + " (") for line, entry in zip(lines, entries)}
+    assert len(starts) == 1                      # the inputs column is aligned
+    assert str(entries[0]) == f"#{entries[0].seq} MatMul  x (4, 3), W (3, 2) -> (4, 2)"
     viz.tape(loss, show=False)
     assert capsys.readouterr().out == ""
 
@@ -369,3 +376,28 @@ def test_trace_stops_at_the_end_of_the_block_even_after_an_error(capsys):
     with mg.trace_backward(show=False) as outer, mg.trace_backward(show=False) as inner:
         (x * 2.0).sum().backward()
     assert len(outer.steps) == len(inner.steps) == 2
+
+
+# -- the examples --------------------------------------------------------------------------------
+def run_example(name, *args):
+    result = subprocess.run([sys.executable, str(EXAMPLES / name), *args], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_backprop_by_hand_agrees_with_minigrad_at_every_step():
+    out = run_example("backprop_by_hand.py", "--trace")
+    diffs = [float(d) for d in re.findall(r"max \|difference\| = (\S+)", out)]
+    assert len(diffs) == 7 and max(diffs) < 1e-12
+    assert re.search(r"^#\d+ +Affine +x \(4, 3\), 0\.weight \(3, 5\)", out, re.M)
+    assert "sends    dL/d0.weight (3, 5) = " in out          # the trace names the parameters
+
+
+def test_graph_example_writes_a_valid_dot_file(tmp_path):
+    out = run_example("graph.py", "--out", str(tmp_path / "g"))
+    nodes, edges = parse_dot((tmp_path / "g.dot").read_text())
+    assert len(nodes) == 4 + 10 and len(edges) == 13         # 4 ops; x, labels, 4 params, ...
+    assert "SoftmaxCrossEntropy" in out
+    if shutil.which("dot") is not None:
+        assert (tmp_path / "g.svg").read_bytes().count(b"<svg") == 1

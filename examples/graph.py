@@ -1,0 +1,66 @@
+"""Draw the computational graph of a small MLP's loss.
+
+Prints the tape (the recorded ops, oldest first), runs backward with ``retain_graph=True`` so
+the graph still exists and every parameter has a gradient, then writes the graph as Graphviz
+DOT text (always) and as PNG and SVG images when the Graphviz ``dot`` program is installed.
+
+    python examples/graph.py                        # writes mlp_graph.dot (+ .png, .svg)
+    python examples/graph.py --out docs/mlp_graph   # another path stem
+"""
+import argparse
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+import minigrad as mg
+from minigrad import nn, viz
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` atomically: a temporary file in the same folder, then a rename."""
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.chmod(temp, 0o644)                                    # mkstemp makes it private
+    try:
+        with os.fdopen(handle, "w") as file:
+            file.write(text)
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.remove(temp)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="mlp_graph", help="path stem of the files to write")
+    args = parser.parse_args()
+    stem = Path(args.out)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+
+    mg.manual_seed(0)
+    rng = np.random.default_rng(0)
+    model = nn.MLP(4, [6], 3, activation="relu")           # Linear -> ReLU -> Linear
+    x = mg.tensor(rng.standard_normal((8, 4)).astype(np.float32))
+    labels = mg.tensor(rng.integers(0, 3, size=8))
+    loss = nn.SoftmaxCrossEntropy()(model(x), labels)
+
+    names = {"x": x, "labels": labels, "loss": loss, **dict(model.named_parameters())}
+    print("The tape (oldest first):")
+    viz.tape(loss, names=names)
+    loss.backward(retain_graph=True)                         # keep the graph to draw it
+
+    dot_path = stem.with_suffix(".dot")
+    write_text(dot_path, viz.to_dot(loss, names=names))
+    print(f"\nwrote {dot_path}")
+    if shutil.which("dot") is None:
+        print("Graphviz `dot` is not installed: render the .dot file with any Graphviz viewer, "
+              "or install Graphviz (e.g. apt-get install graphviz) for PNG/SVG")
+        return
+    for suffix in (".png", ".svg"):
+        print(f"wrote {viz.draw(loss, stem.with_suffix(suffix), names=names)}")
+
+
+if __name__ == "__main__":
+    main()
