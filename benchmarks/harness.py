@@ -1,0 +1,129 @@
+"""Timing competitors side by side, and describing the machine the numbers came from.
+
+Shared machines are noisy, so absolute times mean little while ratios measured in one process,
+interleaved, mean a lot: ``compare`` runs every competitor's block of calls in turn, rotating the
+order each repetition, and reports the median time per call of each.
+"""
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+import numpy as np
+
+Step = Callable[[], Any]
+
+
+def _time_block(step: Step, number: int) -> float:
+    """Seconds per call of ``step`` over ``number`` consecutive calls."""
+    start = time.perf_counter()
+    for _ in range(number):
+        step()
+    return (time.perf_counter() - start) / number
+
+
+def calibrate(step: Step, block_seconds: float, warmup: int = 2) -> int:
+    """How many calls of ``step`` fill about ``block_seconds`` (at least one), after warm-up."""
+    for _ in range(warmup):
+        step()
+    once = _time_block(step, 1)
+    if once >= block_seconds:
+        return 1
+    trial = max(1, min(1000, int(0.2 * block_seconds / once)))
+    per_call = _time_block(step, trial)
+    return max(1, int(block_seconds / max(per_call, 1e-9)))
+
+
+def compare(steps: Dict[str, Step], repeat: int, block_seconds: float,
+            warmup: int = 2) -> Dict[str, Dict[str, Any]]:
+    """Time each competitor's ``step`` ``repeat`` times, interleaved.
+
+    Returns, per competitor, ``median_s`` (the median seconds per call), ``times_s`` (one entry
+    per repetition) and ``number`` (calls per timed block). Repetition r starts with the r-th
+    competitor, so none always runs first or right after the same neighbour.
+    """
+    numbers = {name: calibrate(step, block_seconds, warmup) for name, step in steps.items()}
+    times: Dict[str, List[float]] = {name: [] for name in steps}
+    names = list(steps)
+    for r in range(repeat):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            times[name].append(_time_block(steps[name], numbers[name]))
+    return {name: {"median_s": statistics.median(times[name]), "times_s": times[name],
+                   "number": numbers[name]} for name in names}
+
+
+def minor_faults() -> int:
+    """Minor page faults of this process so far (memory handed back by the OS and touched
+    again shows up here)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def rss_bytes() -> int:
+    """The process's current resident set size in bytes (Linux /proc; peak RSS elsewhere)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak if sys.platform == "darwin" else peak * 1024
+
+
+def cpu_name() -> str:
+    """The CPU's model name, as the OS reports it."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info(removed_env: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+    """What a reader needs to judge the numbers: CPU, cores, versions, BLAS and threads."""
+    info: Dict[str, Any] = {
+        "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+        "cpu": cpu_name(),
+        "logical_cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "blas": _blas_info(),
+        "openblas_env": {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS_")},
+        "openblas_env_removed": dict(removed_env or {}),
+    }
+    try:
+        import minigrad
+        info["minigrad"] = minigrad.__version__
+    except ImportError:  # pragma: no cover - the benchmarks live beside the package
+        info["minigrad"] = None
+    torch = optional_import("torch")
+    info["torch"] = None if torch is None else {"version": torch.__version__,
+                                                 "threads": torch.get_num_threads()}
+    sklearn = optional_import("sklearn")
+    info["sklearn"] = None if sklearn is None else sklearn.__version__
+    return info
+
+
+def _blas_info() -> List[Dict[str, Any]]:
+    """The BLAS libraries loaded in this process, their kernel and thread count
+    (threadpoolctl), or an empty list without threadpoolctl."""
+    threadpoolctl = optional_import("threadpoolctl")
+    if threadpoolctl is None:
+        return []
+    keys = ("user_api", "internal_api", "prefix", "version", "architecture", "num_threads")
+    return [{k: pool.get(k) for k in keys} for pool in threadpoolctl.threadpool_info()]
+
+
+def optional_import(name: str) -> Any:
+    """The module ``name``, or None when it is not installed."""
+    try:
+        return __import__(name)
+    except ImportError:
+        return None

@@ -1,0 +1,190 @@
+"""The benchmark entry point: ``python -m benchmarks`` or ``python benchmarks/run.py``.
+
+Measures minigrad against the same network written by hand in NumPy (the floor), PyTorch CPU
+and scikit-learn when they are installed, interleaved and repeated in one process, and prints
+medians and ratios; ``--json`` keeps them, ``--markdown`` prints the README's tables, and
+``--from-json`` re-renders a saved run without measuring again. ``--smoke`` runs everything once
+at tiny sizes (the test suite does this so the benchmarks cannot rot).
+
+Before NumPy is imported the process re-executes itself without ``OPENBLAS_CORETYPE`` and
+``OPENBLAS_L2_SIZE`` (pinned in some environments), so OpenBLAS picks the kernel for this CPU;
+the kernel in use is reported through threadpoolctl. ``--keep-blas-env`` leaves them alone.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any, Dict, List, Optional, Sequence
+
+BLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+_REMOVED_ENV = "MINIGRAD_BENCH_REMOVED_ENV"
+COMPETITORS = ("numpy", "minigrad", "torch", "sklearn")
+SECTIONS = ("train", "overhead", "digits", "memory")
+
+
+def reexec_without_blas_overrides(argv: Sequence[str], as_module: bool) -> None:
+    """Replace this process by one without the OpenBLAS overrides (no-op when there are none,
+    when NumPy is already loaded, or with ``--keep-blas-env``)."""
+    if "--keep-blas-env" in argv or "--from-json" in argv or "numpy" in sys.modules:
+        return
+    removed = {k: os.environ[k] for k in BLAS_OVERRIDES if k in os.environ}
+    if not removed:
+        return
+    env = {k: v for k, v in os.environ.items() if k not in BLAS_OVERRIDES}
+    env[_REMOVED_ENV] = json.dumps(removed)
+    command = ["-m", "benchmarks"] if as_module else [sys.argv[0]]
+    sys.stdout.flush()
+    os.execve(sys.executable, [sys.executable, *command, *argv], env)
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split(
+        "\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true",
+                        help="tiny sizes, one repetition: checks the code runs, measures nothing")
+    parser.add_argument("--only", default=",".join(SECTIONS),
+                        help=f"comma-separated sections to run, of {', '.join(SECTIONS)}")
+    parser.add_argument("--workloads", default="W1,W2,W3", help="training-step workloads")
+    parser.add_argument("--dtypes", default="float32,float64")
+    parser.add_argument("--competitors", default=",".join(COMPETITORS),
+                        help="those not installed are skipped")
+    parser.add_argument("--repeat", type=int, default=7, help="interleaved repetitions")
+    parser.add_argument("--block", type=float, default=0.2,
+                        help="seconds per timed block of calls")
+    parser.add_argument("--chain", type=int, default=1000, help="ops in the per-op chain")
+    parser.add_argument("--epochs", type=int, default=30, help="digits end-to-end epochs")
+    parser.add_argument("--memory-steps", default="200,2000",
+                        help="steps after which RSS is read")
+    parser.add_argument("--json", default=os.path.join("out", "benchmarks.json"),
+                        help="where to write the results ('' for nowhere)")
+    parser.add_argument("--from-json", help="render a saved run instead of measuring")
+    parser.add_argument("--markdown", action="store_true", help="print markdown tables")
+    parser.add_argument("--keep-blas-env", action="store_true",
+                        help="do not remove OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE")
+    args = parser.parse_args(argv)
+    args.only = _choices(args.only, SECTIONS, "--only")
+    args.competitors = _choices(args.competitors, COMPETITORS, "--competitors")
+    args.dtypes = _choices(args.dtypes, ("float32", "float64"), "--dtypes")
+    args.workloads = _choices(args.workloads, ("W1", "W2", "W3"), "--workloads")
+    args.memory_steps = [int(n) for n in args.memory_steps.split(",")]
+    if len(args.memory_steps) != 2 or not 0 < args.memory_steps[0] < args.memory_steps[1]:
+        parser.error(f"--memory-steps needs two increasing counts, got {args.memory_steps}")
+    if args.repeat < 1 or args.block <= 0 or args.chain < 1 or args.epochs < 1:
+        parser.error("--repeat, --chain and --epochs must be at least 1, --block positive")
+    if args.smoke:
+        args.repeat, args.block, args.chain, args.epochs = 1, 0.001, 10, 1
+        args.memory_steps = [3, 6]
+    return args
+
+
+def _choices(text: str, allowed: Sequence[str], option: str) -> List[str]:
+    """A comma-separated option as a list, every item checked against ``allowed``."""
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    for item in items:
+        if item not in allowed:
+            raise SystemExit(f"{option}: unknown value {item!r}; choose from {', '.join(allowed)}")
+    return items
+
+
+def available(competitors: Sequence[str]) -> tuple:
+    """The requested competitors that are installed (NumPy and minigrad always are)."""
+    from .harness import optional_import
+    return tuple(c for c in competitors
+                 if c in ("numpy", "minigrad") or optional_import(c) is not None)
+
+
+def run(args: argparse.Namespace, log: Any = print) -> Dict[str, Any]:
+    """Measure the chosen sections and return the results dict (see ``report.py``)."""
+    import numpy as np
+
+    from . import digits, harness, memory, overhead, workloads
+    removed = json.loads(os.environ.get(_REMOVED_ENV, "{}"))
+    competitors = available(args.competitors)
+    results: Dict[str, Any] = {
+        "machine": harness.machine_info(removed),
+        "settings": {"smoke": args.smoke, "repeat": args.repeat, "block_seconds": args.block,
+                     "competitors": list(competitors)},
+        "train": [], "overhead": [], "digits": [], "memory": [],
+    }
+    sized = (lambda w: w.smoke()) if args.smoke else (lambda w: w)
+
+    if "train" in args.only:
+        train_competitors = tuple(c for c in competitors if c != "sklearn")
+        for name in args.workloads:
+            workload = sized(workloads.WORKLOADS[name])
+            for dtype in args.dtypes:
+                log(f"train step {name} {dtype} ...")
+                steps = workloads.steps_for(workload, np.dtype(dtype), train_competitors)
+                timing = harness.compare(steps, args.repeat, args.block)
+                results["train"].append({
+                    "workload": name, "title": workload.title, "describe": workload.describe(),
+                    "dtype": dtype,
+                    "median_s": {c: t["median_s"] for c, t in timing.items()},
+                    "times_s": {c: t["times_s"] for c, t in timing.items()}})
+
+    if "overhead" in args.only:
+        for shape in ((1,), (100,)):
+            dtype = args.dtypes[0]
+            log(f"per-op overhead {shape} {dtype} ...")
+            chains = overhead.chains_for(shape, args.chain, np.dtype(dtype), competitors)
+            timing = harness.compare(chains, args.repeat, args.block)
+            results["overhead"].append({
+                "shape": str(shape), "dtype": dtype, "length": args.chain,
+                "us_per_op": {c: t["median_s"] / args.chain * 1e6 for c, t in timing.items()}})
+
+    if "digits" in args.only:
+        data = digits.load_data()
+        if data is None:
+            log("digits: no data set (minigrad.data or scikit-learn needed); skipped")
+        for dtype in args.dtypes if data is not None else ():
+            log(f"digits end to end {dtype} ...")
+            fits: Dict[str, List[Dict[str, Any]]] = {}
+            fitters = digits.fitters_for(competitors)
+            for r in range(args.repeat if args.smoke else min(args.repeat, 3)):
+                names = list(fitters)
+                for name in names[r % len(names):] + names[:r % len(names)]:
+                    fits.setdefault(name, []).append(
+                        fitters[name](data, np.dtype(dtype), args.epochs))
+            results["digits"].append({"dtype": dtype, "fits": {
+                name: dict(runs[0], fit_s=float(np.median([f["fit_s"] for f in runs])),
+                           fit_runs_s=[f["fit_s"] for f in runs])
+                for name, runs in fits.items()}})
+
+    if "memory" in args.only:
+        workload = sized(workloads.WORKLOADS["W1"])
+        dtype = np.dtype(args.dtypes[0])
+        log(f"memory W1 {dtype} ...")
+        row: Dict[str, Any] = {"workload": "W1", "dtype": dtype.name, "competitors": {}}
+        for name in (c for c in ("numpy", "minigrad") if c in competitors):
+            step = workloads.steps_for(workload, dtype, (name,))[name]
+            entry = memory.traced_step(step)
+            entry["rss"] = memory.rss_over_steps(step, *args.memory_steps) \
+                if name == "minigrad" else None
+            row["competitors"][name] = entry
+        results["memory"].append(row)
+    return results
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run, print the table (or markdown), write the JSON; returns the exit status."""
+    from . import report
+    args = parse_args(argv)
+    if args.from_json:
+        results = report.read_json(args.from_json)
+    else:
+        results = run(args, log=lambda text: print(text, file=sys.stderr, flush=True))
+        if args.json:
+            report.write_json(results, args.json)
+            print(f"results written to {args.json}", file=sys.stderr)
+    print(report.render(results, markdown=args.markdown))
+    return 0
+
+
+if __name__ == "__main__":
+    if not __package__:   # run as a script: make ``benchmarks`` importable from the checkout
+        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    reexec_without_blas_overrides(sys.argv[1:], as_module=False)
+    from benchmarks.run import main as _main
+    sys.exit(_main())

@@ -1,0 +1,147 @@
+"""The benchmarks run (smoke mode: one repetition, tiny sizes) and the NumPy floor computes what
+minigrad computes. No timing is asserted: these machines are shared and noisy."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import minigrad as mg
+from benchmarks import reference, report, run, workloads
+from minigrad import functional as F
+from minigrad import nn, optim
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+# -- the NumPy floor against minigrad --------------------------------------------------------
+def _twins(input_size, hidden, output_size, batchnorm, dropout, seed):
+    """minigrad's nn.MLP in float64 and the hand-written network holding the same weights."""
+    mg.manual_seed(seed)
+    model = nn.MLP(input_size, hidden, output_size, use_batchnorm=batchnorm,
+                   dropout=dropout).to(np.float64)
+    floor = reference.ReferenceMLP(input_size, hidden, output_size, use_batchnorm=batchnorm,
+                                   dropout=dropout, dtype=np.float64, seed=seed + 1)
+    params = list(model.parameters())
+    assert [p.shape for p in params] == [p.shape for p in floor.params()]
+    for mine, theirs in zip(floor.params(), params):
+        mine[...] = theirs.data
+    return model, floor
+
+
+def _hold_dropout(model, masks):
+    """Make each of the model's Dropout layers use its fixed mask (a forward hook)."""
+    layers = [m for m in model.modules() if isinstance(m, nn.Dropout)]
+    assert len(layers) == len(masks)
+    for layer, mask in zip(layers, masks):
+        layer.register_forward_hook(
+            lambda module, inputs, output, mask=mask: F.dropout(inputs[0], module.p, mask=mask))
+
+
+@given(batch=st.integers(2, 5), input_size=st.integers(1, 5),
+       hidden=st.lists(st.integers(1, 5), min_size=1, max_size=3),
+       output_size=st.integers(2, 5), batchnorm=st.booleans(),
+       dropout=st.sampled_from([0.0, 0.2, 0.5]), seed=st.integers(0, 2**16))
+def test_reference_gradients_and_adam_step_equal_minigrad(batch, input_size, hidden, output_size,
+                                                          batchnorm, dropout, seed):
+    model, floor = _twins(input_size, hidden, output_size, batchnorm, dropout, seed)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, input_size))
+    t = rng.integers(0, output_size, batch)
+    masks = [rng.random((batch, h)) >= dropout for h in hidden] if dropout else []
+    _hold_dropout(model, masks)
+    optimizer = optim.Adam(model.parameters(), lr=1e-3)
+    adam = reference.ReferenceAdam(floor.params(), lr=1e-3)
+
+    for _ in range(2):   # the second step starts from updated weights and Adam state
+        optimizer.zero_grad()
+        loss = nn.SoftmaxCrossEntropy()(model(mg.tensor(x)), t)
+        loss.backward()
+        floor_loss = floor.loss(x, t, train=True, masks=masks)
+        floor.backward()
+        np.testing.assert_allclose(floor_loss, loss.item(), rtol=1e-10)
+        for p, g in zip(model.parameters(), floor.grads()):
+            assert g.dtype == np.float64
+            np.testing.assert_allclose(g, p.grad.data, rtol=1e-7, atol=1e-10)
+        optimizer.step()
+        adam.step(floor.grads())
+        for p, q in zip(model.parameters(), floor.params()):
+            np.testing.assert_allclose(q, p.data, rtol=1e-7, atol=1e-10)
+    running = [b for name, b in model.state_dict().items() if name.endswith("running_mean")]
+    floor_running = [layer.running_mean for layer in floor.layers
+                     if isinstance(layer, reference.BatchNormalization)]
+    assert len(running) == len(floor_running)
+    for mine, theirs in zip(floor_running, running):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_reference_keeps_dtype(dtype):
+    workload = workloads.WORKLOADS["W1"].smoke()
+    floor = reference.ReferenceMLP(workload.input_size, workload.hidden_sizes,
+                                   workload.output_size, use_batchnorm=True, dropout=0.2,
+                                   dtype=dtype)
+    adam = reference.ReferenceAdam(floor.params())
+    x, t = workloads.make_batch(workload, dtype)
+    before = [p.copy() for p in floor.params()]
+    reference.train_step(floor, adam, x, t)
+    assert all(g.dtype == dtype for g in floor.grads())
+    assert all(p.dtype == dtype for p in floor.params())
+    assert any(not np.array_equal(a, b) for a, b in zip(before, floor.params()))
+
+
+# -- the harness in smoke mode ---------------------------------------------------------------
+def test_smoke_run_writes_every_section(tmp_path, capsys):
+    path = tmp_path / "results.json"
+    assert run.main(["--smoke", "--json", str(path)]) == 0
+    results = json.loads(path.read_text())
+    assert results["settings"]["smoke"] is True
+    trained = {(row["workload"], row["dtype"]) for row in results["train"]}
+    assert trained == {(w, d) for w in ("W1", "W2", "W3") for d in ("float32", "float64")}
+    for row in results["train"]:
+        assert {"numpy", "minigrad"} <= set(row["median_s"])
+        assert all(t > 0 for t in row["median_s"].values())
+    assert [row["shape"] for row in results["overhead"]] == ["(1,)", "(100,)"]
+    assert all(us > 0 for row in results["overhead"] for us in row["us_per_op"].values())
+    for row in results["digits"]:
+        for fit in row["fits"].values():
+            assert fit["fit_s"] > 0 and 0 <= fit["accuracy"] <= 1
+    memory = results["memory"][0]["competitors"]["minigrad"]
+    assert memory["peak_bytes"] > 0 and memory["rss"]["steps"] == [3, 6]
+    printed = capsys.readouterr().out
+    assert "Training step" in printed and "W3 wide" in printed and "Per-op overhead" in printed
+    assert "Targets" not in printed                      # smoke numbers judge nothing
+
+    assert run.main(["--from-json", str(path), "--markdown"]) == 0
+    markdown = capsys.readouterr().out
+    assert "| workload | dtype | numpy ms | minigrad ms" in markdown
+
+
+def test_script_entry_point_runs_from_a_checkout(tmp_path):
+    path = tmp_path / "r.json"
+    completed = subprocess.run(
+        [sys.executable, os.path.join("benchmarks", "run.py"), "--smoke", "--only", "overhead",
+         "--competitors", "numpy,minigrad", "--keep-blas-env", "--json", str(path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    assert "minigrad µs/op" in completed.stdout
+    assert json.loads(path.read_text())["overhead"][0]["length"] == 10
+
+
+def test_bad_options_are_refused():
+    with pytest.raises(SystemExit, match="--only: unknown value 'speed'"):
+        run.parse_args(["--only", "speed"])
+    with pytest.raises(SystemExit):
+        run.parse_args(["--memory-steps", "200,100"])
+
+
+def test_target_checks_judge_ratios():
+    results = {"train": [{"workload": "W2", "dtype": "float32",
+                          "median_s": {"numpy": 1.0, "minigrad": 1.4, "torch": 2.0}}]}
+    checks = {c["target"]: c["met"] for c in report.target_checks(results)}
+    assert checks == {"W2 minigrad / NumPy <= 1.30": False,
+                      "W2 minigrad faster than PyTorch": True}
