@@ -4,6 +4,7 @@ from .autograd import Function, enable_grad, grad, is_grad_enabled, no_grad
 from .anomaly import detect_anomaly, is_anomaly_enabled
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_gradient
 from .random import manual_seed
+from .serialization import load, save
 from .tensor import (Tensor, arange, full, ones, ones_like, rand, randn, tensor, zeros,
                      zeros_like)
 from . import nn
@@ -17,6 +18,6 @@ __all__ = [
     "ones_like", "Function", "no_grad", "enable_grad", "is_grad_enabled", "grad",
     "gradcheck", "gradgradcheck", "numerical_gradient", "GradcheckError", "manual_seed",
     "functional", "detect_anomaly", "is_anomaly_enabled",
-    "nn",
+    "nn", "save", "load",
     "viz", "trace_backward",
 ]

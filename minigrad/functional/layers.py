@@ -290,6 +290,10 @@ def checked_batch_norm(x: Any, running_mean: Optional[np.ndarray],
         check_same_dtype(x, array, op, name)
     if (weight is None) != (bias is None):
         raise ValueError(f"{op}: give both weight and bias, or neither")
+    if momentum is None and num_batches_tracked is None and training and \
+            running_mean is not None:
+        raise ValueError(f"{op}: momentum=None (a cumulative average) needs a batch counter; "
+                         "use nn.BatchNorm1d/2d, or give a momentum")
     data = x.data if isinstance(x, Tensor) else x
     use_batch = training or running_mean is None
     if use_batch:

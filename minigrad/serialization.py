@@ -1,0 +1,94 @@
+"""``mg.save`` / ``mg.load``: state dicts as ``.npz`` archives, written atomically, read without
+pickle."""
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+import zlib
+from typing import Any, Dict, Union
+
+import numpy as np
+
+from .tensor import Tensor
+
+PathLike = Union[str, "os.PathLike[str]"]
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+def save(state_dict: Dict[str, Any], path: PathLike) -> None:
+    """Write ``state_dict`` (names to ndarrays or Tensors) to ``path`` as an ``.npz`` archive.
+
+    The archive is written to a temporary file in the same folder and renamed into place with
+    ``os.replace``, so a crash never leaves a half-written checkpoint at ``path``. Only numeric
+    arrays are accepted (no object arrays, hence no pickle). The file is written at ``path``
+    exactly (no '.npz' is appended).
+    """
+    if not isinstance(state_dict, dict):
+        raise TypeError(f"save: expected a dict of names to arrays (e.g. model.state_dict()), "
+                        f"got {type(state_dict).__name__}")
+    arrays = {}
+    for key, value in state_dict.items():
+        if not isinstance(key, str) or not key:
+            raise TypeError(f"save: every key must be a non-empty string, got {key!r}")
+        array = value.data if isinstance(value, Tensor) else np.asarray(value)
+        if array.dtype.kind not in "fiub":
+            raise TypeError(f"save: '{key}' has dtype {array.dtype}; only numeric arrays can "
+                            "be saved (object arrays would need pickle)")
+        arrays[key] = array
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-",
+                                         suffix="-" + os.path.basename(path))
+    try:
+        with os.fdopen(handle, "wb") as file:
+            np.savez(file, **arrays)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+
+
+def load(path: PathLike) -> Dict[str, np.ndarray]:
+    """Read a state dict written by ``save``: a flat dict of dotted names to ndarrays.
+
+    Never unpickles (``allow_pickle=False``). A missing file raises FileNotFoundError; a file
+    that is truncated, corrupted, not an ``.npz`` archive or holds pickled objects raises
+    ValueError naming the file and the problem.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"load: no such file: '{path}'")
+    with open(path, "rb") as file:
+        return _read_archive(file, path)
+
+
+def _read_archive(file: Any, path: str) -> Dict[str, np.ndarray]:
+    """Every array of the open .npz ``file``, with format errors turned into ValueError."""
+    magic = file.read(6)
+    file.seek(0)
+    if not magic.startswith(_ZIP_MAGIC):
+        if magic.startswith(b"\x93NUMPY"):
+            what = "it holds a single .npy array, not an .npz archive of named arrays"
+        elif magic.startswith(b"\x80"):
+            what = "it contains pickled data, which is refused (allow_pickle=False)"
+        elif not magic:
+            what = "the file is empty"
+        else:
+            what = "it is not an .npz archive"
+        raise ValueError(f"load: cannot read '{path}': {what} (write checkpoints with mg.save)")
+    try:
+        archive = np.load(file, allow_pickle=False)
+        with archive:
+            return {name: archive[name] for name in archive.files}
+    except ValueError as error:
+        message = str(error)
+        if "pickle" in message.lower():
+            message = "it contains pickled data, which is refused (allow_pickle=False)"
+        raise ValueError(f"load: cannot read '{path}': {message}") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError) as error:
+        raise ValueError(f"load: cannot read '{path}': the file is truncated or corrupted "
+                         f"({type(error).__name__}: {error})") from None

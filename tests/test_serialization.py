@@ -1,0 +1,121 @@
+"""mg.save / mg.load: bit-exact round trips, atomic writes, and clear errors for truncated,
+corrupted, foreign and pickle-bearing files."""
+import os
+import pickle
+import re
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import nn
+
+
+def trained_model():
+    mg.manual_seed(0)
+    model = nn.MLP(4, [5, 3], 2, use_batchnorm=True, dropout=0.1)
+    x = mg.randn(6, 4)
+    nn.SoftmaxCrossEntropy()(model(x), np.array([0, 1, 0, 1, 1, 0])).backward()
+    return model
+
+
+def test_round_trip_is_bit_exact(tmp_path):
+    model = trained_model()
+    state = model.state_dict()
+    path = tmp_path / "model.ckpt"
+    mg.save(state, path)
+    assert os.listdir(tmp_path) == ["model.ckpt"]         # exactly that name, no temp left
+    loaded = mg.load(path)
+    assert list(loaded) == list(state)
+    for key, value in state.items():
+        assert loaded[key].dtype == value.dtype and loaded[key].shape == value.shape
+        assert np.array_equal(loaded[key], value)
+    fresh = nn.MLP(4, [5, 3], 2, use_batchnorm=True, dropout=0.1)
+    fresh.load_state_dict(mg.load(str(path)))
+    x = mg.randn(3, 4)
+    model.eval()
+    fresh.eval()
+    assert np.array_equal(fresh(x).data, model(x).data)
+
+
+def test_tensors_are_saved_as_arrays(tmp_path):
+    path = tmp_path / "t.npz"
+    mg.save({"w": mg.tensor([1.5, 2.5], dtype=np.float32), "n": np.array(3)}, path)
+    loaded = mg.load(path)
+    assert loaded["w"].dtype == np.float32 and loaded["n"] == 3
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    path = tmp_path / "model.npz"
+    mg.save({"a": np.ones(3)}, path)
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt("simulated crash while writing")
+
+    monkeypatch.setattr(np, "savez", crash)
+    with pytest.raises(KeyboardInterrupt):
+        mg.save({"a": np.zeros(3)}, path)
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == ["model.npz"]
+    assert np.array_equal(mg.load(path)["a"], np.ones(3))
+
+
+def test_save_refuses_what_would_need_pickle(tmp_path):
+    with pytest.raises(TypeError, match="'bad' has dtype object"):
+        mg.save({"bad": np.array([{"a": 1}], dtype=object)}, tmp_path / "x.npz")
+    with pytest.raises(TypeError, match="expected a dict"):
+        mg.save([np.ones(2)], tmp_path / "x.npz")
+    assert os.listdir(tmp_path) == []
+
+
+def written(tmp_path, name, data):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def good_bytes(tmp_path):
+    path = tmp_path / "good.npz"
+    mg.save(trained_model().state_dict(), path)
+    return path.read_bytes()
+
+
+def test_truncated_file(tmp_path):
+    data = good_bytes(tmp_path)
+    for cut in (len(data) // 2, len(data) - 10, 10):
+        path = written(tmp_path, f"cut{cut}.npz", data[:cut])
+        where = re.escape(str(path))
+        with pytest.raises(ValueError, match=f"cannot read '{where}'.*truncated or corrupted"):
+            mg.load(path)
+
+
+def test_corrupted_file(tmp_path):
+    data = bytearray(good_bytes(tmp_path))
+    middle = len(data) // 3
+    data[middle:middle + 16] = bytes(16)                      # zero 16 bytes of array data
+    path = written(tmp_path, "corrupt.npz", bytes(data))
+    with pytest.raises(ValueError, match=f"load: cannot read '{re.escape(str(path))}'"):
+        mg.load(path)
+
+
+def test_pickle_is_refused(tmp_path):
+    pickled = written(tmp_path, "state.pkl", pickle.dumps({"w": np.ones(2)}))
+    with pytest.raises(ValueError, match=f"{re.escape(str(pickled))}': it contains pickled"):
+        mg.load(pickled)
+    inside = tmp_path / "objects.npz"
+    np.savez(inside, w=np.array([{"evil": 1}], dtype=object))  # an object array is pickled
+    with pytest.raises(ValueError, match=f"{re.escape(str(inside))}': it contains pickled"):
+        mg.load(inside)
+
+
+def test_foreign_files(tmp_path):
+    single = tmp_path / "single.npy"
+    np.save(single, np.ones(2))
+    with pytest.raises(ValueError, match="single .npy array, not an .npz archive"):
+        mg.load(single)
+    with pytest.raises(ValueError, match="it is not an .npz archive"):
+        mg.load(written(tmp_path, "text.npz", b"hello world"))
+    with pytest.raises(ValueError, match="the file is empty"):
+        mg.load(written(tmp_path, "empty.npz", b""))
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        mg.load(tmp_path / "missing.npz")
