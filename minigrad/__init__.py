@@ -8,6 +8,7 @@ from .serialization import load, save
 from .tensor import (Tensor, arange, full, ones, ones_like, rand, randn, tensor, zeros,
                      zeros_like)
 from . import nn
+from . import optim
 from . import viz
 from .viz import trace_backward
 
@@ -19,5 +20,6 @@ __all__ = [
     "gradcheck", "gradgradcheck", "numerical_gradient", "GradcheckError", "manual_seed",
     "functional", "detect_anomaly", "is_anomaly_enabled",
     "nn", "save", "load",
+    "optim",
     "viz", "trace_backward",
 ]

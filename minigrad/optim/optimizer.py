@@ -1,0 +1,320 @@
+"""The ``Optimizer`` base class: parameter groups, lazy per-parameter state, state dicts.
+
+A subclass supplies three things: its hyperparameter checks (``_check_group``), the names of the
+state it keeps per parameter (``_state_keys``) with their initial values (``_init_state``), and
+the update of one parameter array (``_update``). Everything else - groups, skipping parameters
+without a gradient, ``no_grad``, version bumps, saving and restoring - lives here, once.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
+
+import numpy as np
+
+from ..autograd import enable_grad, no_grad
+from ..tensor import Tensor
+
+ParamGroup = Dict[str, Any]
+Params = Union[Iterable[Tensor], Iterable[ParamGroup]]
+
+
+class Optimizer:
+    """Base class of minigrad's optimizers (PyTorch's ``torch.optim.Optimizer`` API).
+
+    Parameters
+    ----------
+    params : iterable of Tensor, or iterable of dict
+        The tensors to optimise, or parameter groups: dicts with a ``"params"`` entry and any
+        hyperparameters that override ``defaults`` for that group (e.g. ``weight_decay=0`` for
+        biases). Each tensor must be a floating leaf and may appear only once overall.
+    defaults : dict
+        The hyperparameters of a group that does not set them.
+
+    Attributes
+    ----------
+    param_groups : list of dict
+        One dict per group: ``"params"`` (a list of tensors) and every hyperparameter, defaults
+        filled in. Changing ``group["lr"]`` between steps changes the learning rate (that is
+        how the schedulers in ``minigrad.optim.lr_scheduler`` work).
+    state : dict
+        ``state[p]`` is a dict of the algorithm's buffers for parameter ``p`` (arrays of ``p``'s
+        dtype and shape, and plain numbers such as ``"step"``), created at ``p``'s first update.
+
+    Notes
+    -----
+    ``step()`` updates every parameter whose ``.grad`` is not None, in place on ``p.data`` (the
+    array is never replaced, so anything else holding it sees the new values) and under
+    ``no_grad``; it bumps ``p._version`` and never writes into ``p.grad``.
+    """
+
+    def __init__(self, params: Params, defaults: Dict[str, Any]) -> None:
+        self.defaults = dict(defaults)
+        self._check_group(self.defaults)
+        self.state: Dict[Tensor, Dict[str, Any]] = {}
+        self.param_groups: List[ParamGroup] = []
+        if isinstance(params, (Tensor, dict)):
+            raise TypeError(f"{self._name}: params must be an iterable of Tensors or of dicts, "
+                            f"got a single {type(params).__name__}; wrap it in a list")
+        try:
+            groups = list(params)
+        except TypeError:
+            raise TypeError(f"{self._name}: params must be an iterable of Tensors or of dicts, "
+                            f"got {type(params).__name__}") from None
+        if not groups:
+            raise ValueError(f"{self._name}: optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    @property
+    def _name(self) -> str:
+        return type(self).__name__
+
+    # -- the parts a subclass writes ---------------------------------------------------------
+    def _check_group(self, group: ParamGroup) -> None:
+        """Validate (and normalise to Python floats) the hyperparameters in ``group``."""
+        raise NotImplementedError
+
+    def _state_keys(self, group: ParamGroup) -> Tuple[str, ...]:
+        """The names of the state a parameter of ``group`` has after its first update."""
+        raise NotImplementedError
+
+    def _init_state(self, param: np.ndarray, group: ParamGroup) -> Dict[str, Any]:
+        """The state of a parameter before its first update."""
+        raise NotImplementedError
+
+    def _update(self, param: np.ndarray, grad: np.ndarray, state: Dict[str, Any],
+                group: ParamGroup) -> None:
+        """Update ``param`` in place from ``grad``; never write into ``grad``."""
+        raise NotImplementedError
+
+    # -- groups -------------------------------------------------------------------------------
+    def add_param_group(self, param_group: ParamGroup) -> None:
+        """Add a group of parameters (a dict with ``"params"``), filling in the defaults.
+
+        Raises ValueError for an empty group, a non-floating or non-leaf tensor, or a tensor that
+        is already optimised (in this group or another one), and for invalid hyperparameters.
+        """
+        if not isinstance(param_group, dict):
+            raise TypeError(f"{self._name}: a parameter group must be a dict, got "
+                            f"{type(param_group).__name__} (do not mix Tensors and dicts)")
+        if "params" not in param_group:
+            raise ValueError(f"{self._name}: a parameter group needs a 'params' entry, got keys "
+                             f"{sorted(param_group)}")
+        params = param_group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, (set, frozenset)):
+            raise TypeError(f"{self._name}: parameters must be given in an ordered collection "
+                            "(list or tuple), not a set: the order fixes the state_dict ids")
+        else:
+            params = list(params)
+        if not params:
+            raise ValueError(f"{self._name}: optimizer got an empty parameter list")
+        seen = {id(p) for group in self.param_groups for p in group["params"]}
+        for i, p in enumerate(params):
+            self._check_param(p, i)
+            if id(p) in seen:
+                raise ValueError(f"{self._name}: parameter {i} (shape {p.shape}) is given twice "
+                                 "(in this group or in another one); each tensor may be "
+                                 "optimised only once")
+            seen.add(id(p))
+        group = dict(self.defaults)
+        group.update(param_group)
+        group["params"] = params
+        self._check_group(group)
+        self.param_groups.append(group)
+
+    def _check_param(self, p: Any, index: int) -> None:
+        if not isinstance(p, Tensor):
+            raise TypeError(f"{self._name}: parameter {index} must be a Tensor, got "
+                            f"{type(p).__name__}")
+        if p.dtype.kind != "f":
+            raise ValueError(f"{self._name}: parameter {index} has dtype {p.dtype}; only "
+                             "floating tensors can be optimised")
+        if not p.is_leaf:
+            raise ValueError(f"{self._name}: parameter {index} (shape {p.shape}) is not a leaf "
+                             "(it was computed by an op); optimise the tensors you created")
+
+    # -- the step ----------------------------------------------------------------------------
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear every parameter's gradient: to None (default) or to a new array of zeros.
+
+        A gradient array is never zeroed in place, since other tensors may share it.
+        """
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.grad = None if set_to_none else Tensor(np.zeros_like(p.data))
+
+    def step(self, closure: Optional[Callable[[], Any]] = None) -> Any:
+        """Update every parameter that has a gradient; return ``closure()`` if given.
+
+        ``closure`` (optional) re-evaluates the model and returns the loss; it runs with grad
+        mode on, before the update.
+        """
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        with no_grad():
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    state = self.state.get(p)
+                    if state is None:
+                        state = self.state[p] = self._init_state(p.data, group)
+                    self._update(p.data, p.grad.data, state, group)
+                    p._version += 1
+        return loss
+
+    # -- saving and restoring ----------------------------------------------------------------
+    def state_dict(self) -> Dict[str, Any]:
+        """A snapshot of the optimizer: ``{"state": {id: {name: value}}, "param_groups": [...]}``.
+
+        Parameters are numbered 0, 1, ... in group order; each group lists its ids under
+        ``"params"`` next to its hyperparameters. State values are copies (ndarrays or plain
+        Python numbers), so later steps do not change the snapshot.
+        """
+        ids: Dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            start = len(ids)
+            ids.update((id(p), start + i) for i, p in enumerate(group["params"]))
+            saved = {k: v for k, v in group.items() if k != "params"}
+            saved["params"] = [ids[id(p)] for p in group["params"]]
+            groups.append(saved)
+        state = {ids[id(p)]: {k: _copy_value(v) for k, v in s.items()}
+                 for p, s in self.state.items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
+        """Restore a ``state_dict()`` so that training continues exactly where it stopped.
+
+        The groups must have the same sizes as this optimizer's; the saved hyperparameters
+        replace the current ones (and are validated), and every state array must have its
+        parameter's shape. Arrays are copied into the parameter's dtype.
+        """
+        if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
+            keys = sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict)
+            raise ValueError(f"{self._name}.load_state_dict: expected a dict with keys "
+                             f"'state' and 'param_groups', got {keys}")
+        saved_groups = list(state_dict["param_groups"])
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"{self._name}.load_state_dict: the state dict has "
+                             f"{len(saved_groups)} parameter groups, this optimizer has "
+                             f"{len(self.param_groups)}")
+        params: Dict[int, Tuple[Tensor, ParamGroup]] = {}
+        groups = []
+        for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
+            ids = list(saved.get("params", ()))
+            if len(ids) != len(group["params"]):
+                raise ValueError(f"{self._name}.load_state_dict: group {i} has {len(ids)} "
+                                 f"parameters in the state dict and {len(group['params'])} here")
+            new = dict(group)
+            new.update((k, v) for k, v in saved.items() if k != "params")
+            self._check_group(new)
+            groups.append(new)
+            params.update((int(k), (p, new)) for k, p in zip(ids, group["params"]))
+        state = {}
+        for key, saved_state in dict(state_dict["state"]).items():
+            if int(key) not in params:
+                raise ValueError(f"{self._name}.load_state_dict: state for parameter id {key}, "
+                                 f"which no group lists")
+            p, group = params[int(key)]
+            state[p] = self._restore_state(p, group, int(key), saved_state)
+        self.param_groups = groups
+        self.state = state
+
+    def _restore_state(self, p: Tensor, group: ParamGroup, key: int,
+                       saved: Dict[str, Any]) -> Dict[str, Any]:
+        """Check one saved per-parameter state against ``p`` and copy it into ``p``'s dtype."""
+        where = f"{self._name}.load_state_dict: state of parameter {key}"
+        expected = set(self._state_keys(group))
+        if set(saved) != expected:
+            raise ValueError(f"{where} has entries {sorted(saved)}, expected {sorted(expected)}")
+        restored: Dict[str, Any] = {}
+        for name, value in saved.items():
+            if name == "step":
+                if not isinstance(value, numbers.Integral) or value < 0:
+                    raise ValueError(f"{where}: 'step' must be a non-negative integer, got "
+                                     f"{value!r}")
+                restored[name] = int(value)
+                continue
+            value = np.asarray(value)
+            if value.shape != p.shape or value.dtype.kind != "f":
+                raise ValueError(f"{where}: {name!r} has shape {value.shape} and dtype "
+                                 f"{value.dtype}, the parameter has shape {p.shape} and dtype "
+                                 f"{p.dtype}")
+            restored[name] = value.astype(p.dtype, copy=True)
+        return restored
+
+    def __repr__(self) -> str:
+        lines = [f"{self._name} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines.extend(f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params")
+        return "\n".join(lines + [")"])
+
+
+def _copy_value(value: Any) -> Any:
+    """A copy of one state value: arrays copied, numbers as they are."""
+    return value.copy() if isinstance(value, np.ndarray) else value
+
+
+# -- hyperparameter checks shared by the algorithms ----------------------------------------------
+def check_number(owner: str, group: ParamGroup, key: str, label: str, low: float = 0.0,
+                 high: float = math.inf, high_open: bool = False) -> float:
+    """Check ``low <= group[key] <= high`` (``< high`` if ``high_open``), store it as a float.
+
+    The message follows PyTorch: ``Invalid learning rate: -0.1``.
+    """
+    value = group[key]
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{owner}: {label} must be a real number, got {value!r} "
+                        f"({type(value).__name__})")
+    value = float(value)
+    above = value >= high if high_open else value > high
+    if not value >= low or above:     # written so that NaN fails too
+        raise ValueError(f"{owner}: Invalid {label}: {value} (must be in "
+                         f"[{low}, {high}{')' if high_open else ']'})")
+    group[key] = value
+    return value
+
+
+def check_lr_eps_decay(owner: str, group: ParamGroup) -> None:
+    """The checks every algorithm shares: ``lr``, ``eps`` (if used) and ``weight_decay`` >= 0."""
+    check_number(owner, group, "lr", "learning rate")
+    if "eps" in group:
+        check_number(owner, group, "eps", "epsilon value")
+    check_number(owner, group, "weight_decay", "weight_decay value")
+
+
+def add_weight_decay(param: np.ndarray, grad: np.ndarray, weight_decay: float) -> np.ndarray:
+    """``g + λW``, the gradient of the loss plus ½λ‖W‖², in a new array (``grad`` untouched)."""
+    if weight_decay == 0.0:
+        return grad
+    decayed = np.empty_like(param)
+    np.multiply(param, weight_decay, out=decayed)
+    decayed += grad
+    return decayed
+
+
+def lerp_(target: np.ndarray, end: np.ndarray, weight: float,
+          scratch: np.ndarray) -> None:
+    """``target ← target + w (end − target)`` in place, exact at w = 0 and w = 1 (as torch.lerp).
+
+    For w >= 0.5 it computes ``end − (1 − w)(end − target)``, which keeps more digits there.
+    ``scratch`` is an array of target's shape that may be overwritten.
+    """
+    np.subtract(end, target, out=scratch)
+    if weight < 0.5:
+        scratch *= weight
+        target += scratch
+    else:
+        scratch *= 1.0 - weight
+        np.subtract(end, scratch, out=target)
