@@ -119,14 +119,15 @@ class LogSumExp(Function):
     def forward(self, x: np.ndarray, axes: Tuple[int, ...] = (), keepdims: bool = False):
         self.axes = axes
         m = x.max(axis=axes, keepdims=True)
-        m = np.where(np.isfinite(m), m, 0)                        # all -inf rows stay -inf
-        y = np.log(np.exp(x - m).sum(axis=axes, keepdims=True)) + m
+        self.m = m = np.where(np.isfinite(m), m, 0)              # all -inf rows stay -inf
+        y = np.log(_exp_shifted(x, m).sum(axis=axes, keepdims=True)) + m
         return y if keepdims else y.squeeze(axes)
 
     def backward(self, gy: Tensor) -> Tensor:
         x = self.inputs[0]
-        y = _expand(self.output, x.shape, self.axes)
-        return _expand(gy, x.shape, self.axes) * (x - y).exp()   # dy/dx = softmax(x)
+        e = (x - self.m).exp()         # softmax is shift-invariant: e^(x−m)/Σ e^(x−m) keeps
+        p = e / e.sum(self.axes, keepdims=True)   # its digits, e^(x−y) loses ulp(y) to rounding
+        return _expand(gy, x.shape, self.axes) * p               # dy/dx = softmax(x)
 
 
 class Softmax(Function):
@@ -134,7 +135,7 @@ class Softmax(Function):
 
     def forward(self, x: np.ndarray, axis: int = -1) -> np.ndarray:
         self.axis = axis
-        e = np.exp(x - x.max(axis=axis, keepdims=True))
+        e = _exp_shifted(x, x.max(axis=axis, keepdims=True))
         e /= e.sum(axis=axis, keepdims=True)
         return e
 
@@ -148,12 +149,19 @@ class LogSoftmax(Function):
 
     def forward(self, x: np.ndarray, axis: int = -1) -> np.ndarray:
         self.axis = axis
-        shifted = x - x.max(axis=axis, keepdims=True)
+        with np.errstate(over="ignore"):    # x − max below −max float is −inf: exp gives 0
+            shifted = x - x.max(axis=axis, keepdims=True)
         return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
     def backward(self, gy: Tensor) -> Tensor:
         softmax_x = self.output.exp()
         return gy - softmax_x * gy.sum(self.axis, keepdims=True)   # gy - softmax · Σ gy
+
+
+def _exp_shifted(x: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """e^(x − m) for m ≥ x; a difference beyond the largest float is −inf, and e^−inf = 0."""
+    with np.errstate(over="ignore"):
+        return np.exp(x - m)
 
 
 def _reduce(cls: type, x: Any, axis: Axis, keepdims: bool, **extra: Any) -> Tensor:
