@@ -8,7 +8,8 @@
 
 Values are bounded (``[-bound, bound]``, default 3) so that exp, pow and friends stay finite,
 and ``away_from`` keeps every value at least ``margin`` from given kinks (ReLU at 0, abs at 0),
-where a numerical derivative is meaningless.
+where a numerical derivative is meaningless (a value too close is moved to the nearest point that
+is far enough from every kink and still inside the bound).
 """
 from __future__ import annotations
 
@@ -35,20 +36,48 @@ def broadcastable_shapes(num_shapes: int = 2, min_dims: int = 0, max_dims: int =
         max_side=max_side).map(lambda result: result.input_shapes)
 
 
-def _push_away(values: np.ndarray, kinks: Sequence[float], margin: float) -> np.ndarray:
-    """Move each value closer than ``margin`` to a kink out to exactly ``margin`` from it."""
-    values = values.copy()
-    for kink in kinks:
-        near = np.abs(values - kink) < margin
-        side = np.where(values[near] >= kink, 1.0, -1.0)
-        values[near] = kink + side * margin
-    return values
+def _nearest_valid(kinks: np.ndarray, margin: float, low: float, high: float,
+                   dtype: np.dtype) -> np.ndarray:
+    """The points kink ± margin, in ``dtype``, at least ``margin`` from every kink and in
+    [low, high]: where a value too close to a kink is moved."""
+    points = np.concatenate([kinks - margin, kinks + margin]).astype(dtype)
+    outward = np.concatenate([-np.ones_like(kinks), np.ones_like(kinks)]) * np.inf
+    for _ in range(2):   # rounding to dtype may land a hair inside the margin: step out one ulp
+        close = _distance(points, kinks) < margin
+        points[close] = np.nextafter(points[close], outward[close].astype(dtype))
+    keep = (_distance(points, kinks) >= margin) & (points >= low) & (points <= high)
+    return points[keep]
+
+
+def _distance(values: np.ndarray, kinks: np.ndarray) -> np.ndarray:
+    """Distance (in float64) from each value to its nearest kink."""
+    values = np.asarray(values, dtype=np.float64)
+    return np.min(np.abs(values[..., None] - kinks), axis=-1)
+
+
+def _push_away(values: np.ndarray, kinks: Sequence[float], margin: float,
+               low: float = -np.inf, high: float = np.inf) -> np.ndarray:
+    """Move each value closer than ``margin`` to a kink to the nearest point that is at least
+    ``margin`` from every kink and inside [low, high]; other values are left as they are."""
+    kinks = np.asarray(kinks, dtype=np.float64).ravel()
+    near = _distance(values, kinks) < margin if kinks.size else np.zeros(values.shape, bool)
+    if not near.any():
+        return values
+    targets = _nearest_valid(kinks, margin, low, high, values.dtype)
+    if targets.size == 0:
+        raise ValueError(f"away_from: no value in [{low}, {high}] is {margin} away from every "
+                         f"kink in {tuple(kinks)}")
+    moved = values.copy()
+    close = values[near].astype(np.float64)
+    moved[near] = targets[np.argmin(np.abs(close[:, None] - targets), axis=1)]
+    return moved
 
 
 def away_from(*kinks: float, margin: float = 1e-2) -> Any:
-    """A function for ``arrays(..., away_from=kinks)``-style use on your own strategies.
+    """A function for ``strategy.map(...)`` that keeps values ``margin`` away from kinks.
 
-    ``strategy.map(away_from(0.0))`` moves values within ``margin`` of a kink away from it.
+    ``strategy.map(away_from(0.0))`` moves each value within ``margin`` of a kink to the
+    nearest point at least ``margin`` from every kink; the dtype is kept.
     """
     return lambda values: _push_away(np.asarray(values), kinks, margin)
 
@@ -56,18 +85,43 @@ def away_from(*kinks: float, margin: float = 1e-2) -> Any:
 def arrays(shape: Any = None, dtype: Any = np.float64, bound: float = 3.0,
            away_from: Optional[Sequence[float]] = None, margin: float = 1e-2,
            positive: bool = False) -> st.SearchStrategy[np.ndarray]:
-    """Floating arrays with values in [-bound, bound] (or (margin, bound] if ``positive``).
+    """Floating arrays with values in [-bound, bound] (or [margin, bound] if ``positive``).
 
-    ``shape`` is a tuple or a strategy of shapes (default: ``shapes()``).
+    ``shape`` is a tuple or a strategy of shapes (default: ``shapes()``). Values are drawn in
+    ``dtype`` itself, so every promise holds exactly for the array you get; with
+    ``away_from`` each value is also at least ``margin`` from every kink.
     """
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"arrays: dtype must be floating, got {dtype}")
+    if not bound > 0:
+        raise ValueError(f"arrays: bound must be positive, got {bound}")
+    if positive and not margin < bound:
+        raise ValueError(f"arrays: positive=True needs margin < bound, got margin {margin} and "
+                         f"bound {bound}")
     if shape is None:
         shape = shapes()
-    low = margin if positive else -bound
-    elements = st.floats(low, bound, allow_nan=False, allow_infinity=False, width=64)
-    strategy = hnp.arrays(np.float64, shape, elements=elements)
+    low, high = _inside(margin if positive else -bound, bound, dtype)
+    elements = st.floats(low, high, allow_nan=False, allow_infinity=False,
+                         width=8 * dtype.itemsize)
+    strategy = hnp.arrays(dtype, shape, elements=elements)
     if away_from:
-        strategy = strategy.map(lambda values: _push_away(values, away_from, margin))
-    return strategy.map(lambda values: values.astype(dtype))
+        kinks = np.asarray(away_from, dtype=np.float64).ravel()
+        if _nearest_valid(kinks, margin, low, high, dtype).size == 0:
+            raise ValueError(f"arrays: no value in [{low}, {high}] is {margin} away from every "
+                             f"kink in {tuple(kinks)}; lower the margin or raise the bound")
+        strategy = strategy.map(lambda values: _push_away(values, kinks, margin, low, high))
+    return strategy
+
+
+def _inside(low: float, high: float, dtype: np.dtype) -> Tuple[float, float]:
+    """[low, high] shrunk to the nearest numbers that ``dtype`` represents exactly."""
+    lo, hi = np.array(low, dtype=dtype), np.array(high, dtype=dtype)
+    if float(lo) < low:
+        lo = np.nextafter(lo, dtype.type(np.inf))
+    if float(hi) > high:
+        hi = np.nextafter(hi, dtype.type(-np.inf))
+    return float(lo), float(hi)
 
 
 def batches(n_features: int, min_batch: int = 2, max_batch: int = 6,
