@@ -77,10 +77,14 @@ class Pow(Function):
 
     def backward(self, gy: Tensor) -> tuple:
         a, b = self.inputs
-        ga = gy * b * a ** (b - 1) if self.needs_input_grad[0] else None   # dy/da = b a^(b-1)
-        gb = None
-        if self.needs_input_grad[1]:                                        # dy/db = a^b ln a
-            gb = gy * self.output * log(a)
+        ga = gb = None
+        if self.needs_input_grad[0]:                     # dy/da = b a^(b-1)
+            both_zero = (a.data == 0) & (b.data == 0)    # 0 · 0^(-1): take 0, as PyTorch
+            base = where(both_zero, 1.0, a) if both_zero.any() else a
+            ga = gy * b * base ** (b - 1)
+        if self.needs_input_grad[1]:                     # dy/db = a^b ln a, 0 where a = 0
+            zero_a = a.data == 0
+            gb = gy * self.output * log(where(zero_a, 1.0, a) if zero_a.any() else a)
         return ga, gb
 
 
@@ -170,4 +174,4 @@ def cast(x: Any, dtype: Any) -> Tensor:
     return Cast.apply(x, dtype=dtype)
 
 
-from .elementwise import log  # noqa: E402  (Pow's backward uses log; avoids an import cycle)
+from .elementwise import log, where  # noqa: E402  (used by Pow's backward; avoids a cycle)

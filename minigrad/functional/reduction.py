@@ -192,6 +192,11 @@ def mean(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
 def var(x: Any, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
     """Variance over ``axis``, dividing by n - ddof (ddof=0: biased, as NumPy's default)."""
     _nonempty(Var, x, axis)
+    shape = x.shape if isinstance(x, Tensor) else np.shape(x)
+    n = math.prod(shape[a] for a in normalize_axes(axis, len(shape), "var"))
+    if not 0 <= ddof < n:
+        raise ValueError(f"var: ddof={ddof} needs 0 <= ddof < n, the number of values reduced, "
+                         f"which is {n} (shape {tuple(shape)}, axis {axis})")
     return _reduce(Var, x, axis, keepdims, ddof=ddof)
 
 

@@ -1,5 +1,6 @@
 """Arithmetic ops: + - * / ** @, negation and casts, against NumPy and central differences."""
 import operator
+import warnings
 
 import numpy as np
 import pytest
@@ -173,3 +174,24 @@ def test_cast_round_trip_and_gradient_dtype(x):
     assert F.cast(t, np.float64) is t
     assert mg.gradcheck(lambda u: F.cast(F.cast(u, np.float32), np.float64) * 1.0, [leaf(x)],
                         atol=1e-5, rtol=1e-2, eps=1e-2)
+
+
+def test_pow_at_a_zero_base_or_exponent_has_finite_gradients_without_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x = leaf(np.array([0.0, 0.0, 2.0]))
+        e = leaf(np.array([2.0, 0.0, 0.0]))
+        (x ** e).sum().backward()
+        # d/dx = e x^(e-1): 0 at (0, 2) and at (0, 0) (as PyTorch), 0 at (2, 0) (x^0 = 1);
+        # d/de = x^e ln x: 0 at x = 0 (as PyTorch), ln 2 at (2, 0).
+        np.testing.assert_array_equal(x.grad.data, [0.0, 0.0, 0.0])
+        np.testing.assert_allclose(e.grad.data, [0.0, 0.0, np.log(2.0)])
+        y = leaf(np.array([0.0, 1.0, -2.0]))
+        (y ** 0).sum().backward()
+        np.testing.assert_array_equal(y.grad.data, [0.0, 0.0, 0.0])
+
+
+@given(x=mst.arrays(positive=True, margin=0.5), data=st.data())
+def test_pow_with_some_zero_exponents(x, data):
+    e = data.draw(mst.arrays(x.shape).map(lambda v: np.where(v > 1, 0.0, v)))
+    check_op(operator.pow, operator.pow, x, e)

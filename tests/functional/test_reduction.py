@@ -181,3 +181,12 @@ def test_float32_preserved(name):
     assert y.dtype == np.float32
     (y * y).sum().backward()
     assert x.grad.dtype == np.float32
+
+
+def test_var_with_ddof_at_least_n_is_refused():
+    x = leaf(np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"var: ddof=3.*3 \(shape \(2, 3\), axis 1\)"):
+        x.var(axis=1, ddof=3)
+    with pytest.raises(ValueError, match="var: ddof=-1"):
+        x.var(ddof=-1)
+    assert x.var(axis=1, ddof=2).shape == (2,)
