@@ -459,7 +459,7 @@ def grad(outputs: Union[Any, Sequence[Any]], inputs: Union[Any, Sequence[Any]],
     """
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    if grad_outputs is not None and isinstance(grad_outputs, (Tensor, np.ndarray)):
+    if grad_outputs is not None and isinstance(grad_outputs, (Tensor, np.ndarray, int, float)):
         grad_outputs = [grad_outputs]
     for x in inputs:
         if not isinstance(x, Tensor) or not x._requires_grad:

@@ -249,6 +249,13 @@ def test_grad_with_several_outputs_and_grad_outputs():
     np.testing.assert_array_equal(g.data, 2 + 2 * x.data * [0.5, 2.0])
 
 
+def test_grad_outputs_may_be_a_single_tensor_array_or_number():
+    x = leaf(3.0)
+    for upstream in (2.0, 2, np.array(2.0), mg.tensor(2.0), [2.0]):
+        (g,) = mg.grad(x * x, x, upstream)
+        assert g.item() == 12.0
+
+
 def test_grad_allow_unused():
     x, unused = leaf([1.0]), leaf([2.0])
     y = (x * 2).sum()
