@@ -283,6 +283,8 @@ def draw(tensor: Tensor, path: Union[str, "os.PathLike[str]"], show_grads: bool 
     RuntimeError
         If the Graphviz ``dot`` program is not installed (``to_dot`` still works), if ``dot``
         fails, or if the graph was freed by ``backward()``.
+    FileNotFoundError
+        If the folder of ``path`` does not exist.
     """
     target = Path(path)
     fmt = target.suffix.lower().lstrip(".")
@@ -297,6 +299,9 @@ def draw(tensor: Tensor, path: Union[str, "os.PathLike[str]"], show_grads: bool 
                            "or `conda install graphviz`), or render the text of "
                            "minigrad.viz.to_dot(tensor) with any Graphviz viewer")
     folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"draw: the folder {str(folder)!r} of {str(path)!r} does not "
+                                "exist")
     handle, temp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=f".{fmt}")
     os.close(handle)
     os.chmod(temp, 0o644)                      # mkstemp makes it private; an image is not

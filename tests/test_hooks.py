@@ -61,6 +61,16 @@ def test_hooks_fire_once_per_backward():
     np.testing.assert_array_equal(x.grad.data, [4.0, 4.0])    # .grad accumulates
 
 
+def test_hook_on_the_root_sees_and_may_replace_the_seed_gradient():
+    x = mg.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    loss = (x * x).sum()
+    hook = Recorder(replace=lambda g: g * 0.5)
+    loss.register_hook(hook)
+    loss.backward()
+    np.testing.assert_array_equal(hook.seen[0], 1.0)
+    np.testing.assert_array_equal(x.grad.data, x.data)        # 0.5 * 2x
+
+
 def test_leaf_hook_replacement_goes_into_grad():
     x = mg.tensor(np.array([1.0, -2.0]), requires_grad=True)
     x.register_hook(lambda g: g * 0.5)

@@ -185,6 +185,45 @@ def test_draw_reports_a_failing_dot(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_draw_refuses_a_missing_folder(tmp_path):
+    x, W, b, loss = small_net()
+    with pytest.raises(FileNotFoundError, match="draw: the folder"):
+        viz.draw(loss, tmp_path / "missing" / "graph.svg")
+
+
+class SplitHalves(mg.Function):
+    """A two-output op for the tests: (x[:k], x[k:]) along the first axis."""
+
+    def forward(self, x, k=1):
+        self.k = k
+        return x[:k].copy(), x[k:].copy()
+
+    def backward(self, g_head, g_tail):
+        return mg.functional.concatenate([g_head, g_tail], axis=0)
+
+
+def test_multi_output_ops_in_dot_tape_and_trace():
+    x = mg.tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    head, tail = SplitHalves.apply(x, k=1)
+    loss = (head * 2.0).sum() + (tail * tail).sum()
+    nodes, edges = parse_dot(viz.to_dot(loss))
+    split = [n for n, a in nodes.items() if "SplitHalves" in a]
+    assert len(split) == 1 and sum(1 for a, _ in edges if a == split[0]) == 2
+    entry = next(e for e in viz.tape(loss, show=False) if e.op == "SplitHalves")
+    assert entry.output_shapes == ((1,), (2,))
+    seq = head.grad_fn._seq
+    assert any(e.inputs == (f"#{seq}.1", f"#{seq}.1") for e in viz.tape(loss, show=False))
+    stream = io.StringIO()
+    with mg.trace_backward(stream) as trace:
+        loss.backward()
+    step = trace.steps[-1]
+    assert step.op == "SplitHalves" and len(step.upstream) == 2
+    np.testing.assert_array_equal(step.upstream[0], [2.0])
+    np.testing.assert_array_equal(step.upstream[1], [4.0, 6.0])
+    np.testing.assert_array_equal(step.grads[0], x.grad.data)
+    assert f"receives dL/d#{seq}.1 (2,) = [4., 6.]" in stream.getvalue()
+
+
 # -- tape ----------------------------------------------------------------------------------------
 def test_tape_of_a_diamond_is_in_a_valid_order(capsys):
     a = mg.tensor(np.array([[0.5, -1.0, 2.0]]), requires_grad=True)
