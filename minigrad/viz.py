@@ -108,7 +108,7 @@ def _label(tensor: Tensor, names: Dict[int, str]) -> str:
 
 
 def _shape(shape: Shape) -> str:
-    return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+    return str(tuple(int(n) for n in shape))     # (4, 3), (5,), ()
 
 
 # -- the tape ----------------------------------------------------------------------------------
