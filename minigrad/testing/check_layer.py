@@ -620,18 +620,18 @@ def _check(layer: Any, array: np.ndarray, name: str, params: bool, eps: float, a
     report = LayerCheckReport(layer=name, input_shape=x.shape,
                               output_shapes=[run.outputs[k].shape for k in run.picked])
     grads = run.vjp(run.v, walk=True)
-    report.checks.append("backward leaves the upstream gradient unchanged and returns "
-                         "gradients of the right shape and dtype")
+    report.checks.append("upstream gradient left unchanged; gradients of the right shapes and "
+                         "dtypes, from every op")
     _check_repeatable(run, grads)
-    report.checks.append("a second call gives the same output and gradients")
+    report.checks.append("same output and gradients on a second call")
     _check_linear(run, grads)
-    report.checks.append("backward is linear in the upstream gradient")
+    report.checks.append("backward linear in the upstream gradient")
     report.gradients, kinks = _compare(run, grads, eps, atol, rtol)
     labels = ", ".join(label for label, _ in run.wrt)
-    report.checks.append(f"gradients of {labels} match central differences (float64, seeded "
-                         "random upstream gradient)")
+    report.checks.append(f"central differences (float64, random upstream gradient) match the "
+                         f"gradients of {labels}")
     _check_new_input(run, layer, seed, eps, atol, rtol)
-    report.checks.append("the gradient is right on a second, different input (no stale cache)")
+    report.checks.append("still right on a second, different input (no stale cache)")
     note = _check_float32(layer, array, name, seed, params)
     if note:
         report.notes.append(note)

@@ -382,7 +382,7 @@ def test_report_lists_every_gradient_and_check():
     assert not report.vacuous and report.notes == []
     text = str(report)
     assert text.startswith("check_layer: Linear passed on an input of shape (8, 5)")
-    for word in ("weight", "bias", "max abs err", "linear in the upstream gradient",
+    for word in ("weight", "bias", "max abs err", "backward linear in the upstream gradient",
                  "float32 in gives float32 out", "stale cache"):
         assert word in text
     assert len(report.checks) == 6
