@@ -195,3 +195,36 @@ def test_pow_at_a_zero_base_or_exponent_has_finite_gradients_without_warnings():
 def test_pow_with_some_zero_exponents(x, data):
     e = data.draw(mst.arrays(x.shape).map(lambda v: np.where(v > 1, 0.0, v)))
     check_op(operator.pow, operator.pow, x, e)
+
+
+@pytest.mark.parametrize("op", [operator.add, operator.mul, operator.truediv, operator.pow],
+                         ids=lambda op: op.__name__)
+def test_empty_operands_broadcast_and_backward(op):
+    a, b = leaf(np.ones((0, 3))), leaf(np.full(3, 2.0))
+    y = op(a, b)
+    assert y.shape == (0, 3)
+    y.backward(np.ones((0, 3)))
+    assert a.grad.shape == (0, 3)
+    np.testing.assert_array_equal(b.grad.data, np.zeros(3))
+
+
+def test_matmul_with_an_empty_dimension():
+    a, b = leaf(np.ones((0, 3))), leaf(np.ones((3, 2)))
+    y = a @ b
+    assert y.shape == (0, 2)
+    y.backward(np.ones((0, 2)))
+    assert a.grad.shape == (0, 3)
+    np.testing.assert_array_equal(b.grad.data, np.zeros((3, 2)))
+    c, d = leaf(np.ones((2, 0))), leaf(np.ones((0, 4)))   # an empty inner dimension: zeros
+    z = c @ d
+    np.testing.assert_array_equal(z.data, np.zeros((2, 4)))
+    z.sum().backward()
+    assert c.grad.shape == (2, 0) and d.grad.shape == (0, 4)
+
+
+def test_neg_keeps_float32():
+    x = leaf(np.ones(2, dtype=np.float32))
+    y = -x
+    assert y.dtype == np.float32
+    y.sum().backward()
+    assert x.grad.dtype == np.float32

@@ -162,3 +162,21 @@ def test_clip_accepts_array_and_tensor_bounds():
     np.testing.assert_array_equal(y.data, np.clip(x.data, lo, hi.data))
     y.backward(np.ones((2, 2)))
     np.testing.assert_array_equal(x.grad.data, [[0.0, 1.0], [1.0, 0.0]])
+
+
+@pytest.mark.parametrize("name", ["exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu"])
+def test_unary_op_on_an_empty_array(name):
+    x = leaf(np.ones((0, 3)))
+    y = getattr(F, name)(x)
+    assert y.shape == (0, 3)
+    y.backward(np.ones((0, 3)))
+    assert x.grad.shape == (0, 3)
+
+
+def test_where_keeps_float32():
+    a = leaf(np.array([0.5, 1.5], dtype=np.float32))
+    y = F.where(np.array([True, False]), a, 0.0)
+    assert y.dtype == np.float32
+    y.sum().backward()
+    assert a.grad.dtype == np.float32
+    np.testing.assert_array_equal(a.grad.data, [1.0, 0.0])
