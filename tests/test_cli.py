@@ -1,0 +1,175 @@
+"""The ``minigrad train`` command: output, checkpoints, resume, bad options."""
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad.__main__ import main
+
+LAST_LINE = re.compile(r"^test accuracy: (\d\.\d{4})$")
+
+
+def run(capsys, *argv):
+    status = main(list(argv))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def accuracy(out):
+    match = LAST_LINE.match(out.strip().splitlines()[-1])
+    assert match, out
+    return float(match.group(1))
+
+
+def numbers(out):
+    """The output without timings, which legitimately differ between runs."""
+    return [re.sub(r"\(\d+\.\d+ s\)|in \d+\.\d+ s", "", line) for line in out.splitlines()]
+
+
+def test_defaults_reach_the_promised_accuracy_within_ten_seconds():
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "minigrad", "train"], capture_output=True,
+                            text=True, timeout=120)
+    seconds = time.perf_counter() - start
+    assert result.returncode == 0, result.stderr
+    assert accuracy(result.stdout) >= 0.975
+    assert seconds < 10, f"took {seconds:.1f} s"
+    assert len(re.findall(r"^epoch +\d+/40 ", result.stdout, re.M)) == 40
+
+
+def test_console_script_is_installed():
+    script = shutil.which("minigrad")
+    assert script, "the minigrad console script is not on PATH (pip install -e .)"
+    result = subprocess.run([script, "train", "--epochs", "1", "--no-progress"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert 0.5 < accuracy(result.stdout) <= 1
+
+
+def test_small_budget_run_writes_its_outputs(capsys, tmp_path):
+    status, out, _ = run(capsys, "train", "--epochs", "2", "--out", str(tmp_path))
+    assert status == 0
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("digits: 1438 training and 359 test samples")
+    assert [line.split()[1] for line in lines if line.startswith("epoch ")] == ["1/2", "2/2"]
+    acc = accuracy(out)
+    model = mg.load(tmp_path / "model.npz")
+    assert model["0.weight"].shape == (64, 256) and model["2.weight"].shape == (256, 10)
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert len(history["train_loss"]) == 2
+    assert history["val_acc"][-1] == pytest.approx(acc, abs=5e-5)
+    try:
+        import matplotlib  # noqa: F401
+        assert (tmp_path / "training.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    except ImportError:
+        assert "training.png skipped: matplotlib is not installed" in out
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["epochs"] == 2 and config["hidden"] == [256] and config["lr"] == 0.001
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers(capsys):
+    args = ["train", "--epochs", "2", "--hidden", "16", "--dropout", "0.2"]
+    _, first, _ = run(capsys, *args, "--seed", "3")
+    _, second, _ = run(capsys, *args, "--seed", "3")
+    _, third, _ = run(capsys, *args, "--seed", "4")
+    assert numbers(first) == numbers(second)
+    assert numbers(first) != numbers(third)
+
+
+def test_resume_continues_bit_identically(capsys, tmp_path):
+    args = ["train", "--hidden", "32,16", "--batchnorm", "--dropout", "0.1", "--optimizer",
+            "momentum", "--weight-decay", "0.001", "--batch-size", "64", "--no-progress"]
+    straight, half = tmp_path / "straight", tmp_path / "half"
+    assert run(capsys, *args, "--epochs", "4", "--out", str(straight))[0] == 0
+    assert run(capsys, *args, "--epochs", "2", "--out", str(half))[0] == 0
+    status, out, _ = run(capsys, "train", "--resume", str(half), "--epochs", "4")
+    assert status == 0 and "resumed after epoch 2" in out
+    for name in ("model.npz", "optimizer.npz"):
+        a, b = mg.load(straight / name), mg.load(half / name)
+        assert a.keys() == b.keys()
+        for key in a:
+            assert np.array_equal(a[key], b[key]), (name, key)
+    h1, h2 = (json.loads((d / "history.json").read_text()) for d in (straight, half))
+    assert h1["train_loss"] == h2["train_loss"] and h1["val_acc"] == h2["val_acc"]
+    assert (straight / "rng.json").read_text() == (half / "rng.json").read_text()
+
+
+def test_resume_into_another_folder_and_with_nothing_left_to_do(capsys, tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    run(capsys, "train", "--hidden", "8", "--epochs", "1", "--out", str(first))
+    status, out, _ = run(capsys, "train", "--resume", str(first), "--epochs", "3", "--out",
+                         str(second))
+    assert status == 0 and f"--resume {second}" in out
+    assert len(json.loads((second / "history.json").read_text())["train_loss"]) == 3
+    assert len(json.loads((first / "history.json").read_text())["train_loss"]) == 1
+    status, out, _ = run(capsys, "train", "--resume", str(second), "--epochs", "2")
+    assert status == 0 and "trained 3 epochs" in out and "epoch " not in out.split("\n", 2)[2]
+
+
+def test_a_damaged_checkpoint_gives_an_error(capsys, tmp_path):
+    run(capsys, "train", "--hidden", "8", "--epochs", "1", "--out", str(tmp_path))
+    (tmp_path / "optimizer.npz").write_bytes(b"not a checkpoint")
+    status, _, err = run(capsys, "train", "--resume", str(tmp_path), "--epochs", "2")
+    assert status == 1
+    assert err.count("\n") == 1 and "optimizer.npz" in err and err.startswith("minigrad train:")
+
+
+@pytest.mark.parametrize("argv, word", [
+    (["--optimizer", "nesterov"], "--optimizer"),
+    (["--lr", "-0.1"], "--lr"), (["--lr", "0"], "--lr"), (["--lr", "abc"], "--lr"),
+    (["--hidden", "0"], "--hidden"), (["--hidden", "100,x"], "--hidden"),
+    (["--hidden", ""], "--hidden"),
+    (["--dropout", "1"], "--dropout"), (["--weight-decay", "-1"], "--weight-decay"),
+    (["--epochs", "0"], "--epochs"), (["--batch-size", "-3"], "--batch-size"),
+    (["--seed", "-1"], "--seed"), (["--init", "glorot"], "--init"),
+    (["--dataset", "cifar"], "--dataset"), (["--activation", "softplus"], "--activation"),
+    (["--unknown"], "unrecognized"), (["--resume", "somewhere", "--lr", "0.1"], "--resume"),
+])
+def test_bad_options_give_one_line_and_status_two(capsys, argv, word):
+    status, out, err = run(capsys, "train", *argv)
+    assert status == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("minigrad train: error:") and word in err
+
+
+def test_bad_options_through_python_m():
+    result = subprocess.run([sys.executable, "-m", "minigrad", "train", "--lr", "-1"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+
+
+def test_no_command_prints_help(capsys):
+    status, out, _ = run(capsys)
+    assert status == 2 and "train" in out
+
+
+def test_spiral_dataset(capsys):
+    status, out, _ = run(capsys, "train", "--dataset", "spiral", "--hidden", "32,32",
+                         "--epochs", "30", "--lr", "0.01", "--no-progress")
+    assert status == 0 and out.startswith("spiral: 300 training and 300 test samples of 2")
+    assert accuracy(out) > 0.8
+
+
+def test_mnist_from_a_prepared_cache_without_network(capsys, tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = {"x_train": rng.integers(0, 256, (40, 28, 28), dtype=np.uint8),
+              "y_train": np.arange(40, dtype=np.uint8) % 10,
+              "x_test": rng.integers(0, 256, (10, 28, 28), dtype=np.uint8),
+              "y_test": np.arange(10, dtype=np.uint8)}
+    np.savez(tmp_path / "fashion.npz", **arrays)
+    status, out, _ = run(capsys, "train", "--dataset", "fashion", "--data-root", str(tmp_path),
+                         "--hidden", "8", "--epochs", "1", "--no-progress")
+    assert status == 0 and out.startswith("fashion: 40 training and 10 test samples of 784")
+    assert 0 <= accuracy(out) <= 1
+
+
+def test_mnist_missing_offline_is_a_clear_error(capsys, tmp_path, monkeypatch):
+    import minigrad.data.mnist as mnist
+    monkeypatch.setitem(mnist.MIRRORS, "mnist", ("http://127.0.0.1:9/",))   # discard port
+    status, _, err = run(capsys, "train", "--dataset", "mnist", "--data-root", str(tmp_path))
+    assert status == 1 and "by hand" in err and str(tmp_path) in err
