@@ -142,8 +142,7 @@ class _Subject:
         for generator, state in self._generators:
             generator.bit_generator.state = state
         if self._buffers:
-            self.module.load_state_dict({k: v.copy() for k, v in self._buffers.items()},
-                                        strict=False)
+            self.module.load_state_dict(self._buffers, strict=False)   # copies them in
 
     def __call__(self, x: Tensor) -> tuple:
         self.reset()

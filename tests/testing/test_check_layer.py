@@ -2,6 +2,8 @@
 import copy
 import importlib.util
 import pathlib
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -479,3 +481,12 @@ def test_float32_not_accepted_is_a_note():
 
     report = check_layer(float64_only, (2, 3))
     assert any("float32 not checked" in note for note in report.notes)
+
+
+def test_check_layer_works_without_hypothesis():
+    code = ("import sys; import minigrad.testing as t; import minigrad.testing.cli; "
+            "assert 'hypothesis' not in sys.modules, 'hypothesis imported'; "
+            "print(t.check_layer(lambda x: x * x, (2, 3)).layer)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "<lambda>"
