@@ -564,7 +564,8 @@ def check_layer(layer: Any, x: Any, *, params: bool = True, eps: float = 1e-6,
     The layer is never modified: a Module is deep-copied and cast with ``.to(np.float64)``;
     minigrad's generator is reseeded with ``seed`` before every evaluation (so a dropout mask
     is the same each time) and restored afterwards; buffers (BatchNorm's running statistics)
-    and the copy's own generators are reset before every evaluation.
+    and the copy's own generators are reset before every evaluation. The cost is two forward
+    passes per element of the input and of every parameter: use small layers and inputs.
 
     Parameters
     ----------
