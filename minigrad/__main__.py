@@ -1,6 +1,7 @@
 """The ``minigrad`` command (also ``python -m minigrad``).
 
-``minigrad train`` trains an MLP on the bundled digits (or MNIST, Fashion-MNIST, a spiral) and
+``minigrad check`` checks a layer's gradients (see ``minigrad.testing.cli``); ``minigrad train``
+trains an MLP on the bundled digits (or MNIST, Fashion-MNIST, a spiral) and
 ends with the line ``test accuracy: 0.XXXX``; ``--out DIR`` keeps a checkpoint that
 ``--resume DIR`` continues bit-identically.
 """
@@ -153,15 +154,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return 2
         if args.command == "check":
             return args.run(args)
-        config = _train_config(args)
     except UsageError as error:
         command = f"minigrad {argv[0]}" if argv[:1] in (["train"], ["check"]) else "minigrad"
         print(f"{command}: error: {error}", file=sys.stderr)
         return 2
     try:
+        config = _train_config(args)
         with blas_threads(args.threads):
             return train_command(config, out=args.out or args.resume, resume=args.resume,
                                  data_root=args.data_root, progress=args.progress)
+    except UsageError as error:
+        print(f"minigrad train: error: {error}", file=sys.stderr)
+        return 2
     except (OSError, ValueError) as error:
         print(f"minigrad train: error: {error}", file=sys.stderr)
         return 1

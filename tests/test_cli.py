@@ -173,3 +173,8 @@ def test_mnist_missing_offline_is_a_clear_error(capsys, tmp_path, monkeypatch):
     monkeypatch.setitem(mnist.MIRRORS, "mnist", ("http://127.0.0.1:9/",))   # discard port
     status, _, err = run(capsys, "train", "--dataset", "mnist", "--data-root", str(tmp_path))
     assert status == 1 and "by hand" in err and str(tmp_path) in err
+
+
+def test_resume_from_a_missing_folder(capsys, tmp_path):
+    status, _, err = run(capsys, "train", "--resume", str(tmp_path / "nowhere"))
+    assert status == 1 and err.count("\n") == 1 and "config.json is missing" in err
