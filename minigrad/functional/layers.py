@@ -10,14 +10,13 @@ updated by the wrapper, outside the differentiable op.
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 import numpy as np
 
 from ..autograd import Function
 from ..random import default_rng
 from ..tensor import Tensor
-from .arithmetic import matmul
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -59,19 +58,50 @@ class Affine(Function):
         return y
 
     def backward(self, gy: Tensor) -> tuple:
-        x, W = self.inputs[0], self.inputs[1]
         needs = self.needs_input_grad
-        gx = gW = gb = None
-        if needs[0]:
-            gx = matmul(gy, W.T)                             # dx = dy Wᵀ
-            if x.ndim != 2:
-                gx = gx.reshape(x.shape)
-        if needs[1]:
+        wanted = needs if len(needs) == 3 else needs + (False,)
+        grads = iter(AffineBackward.apply(gy, self.inputs[0], self.inputs[1], wanted=wanted))
+        return tuple(next(grads) if need else None for need in needs)
+
+
+class AffineBackward(Function):
+    """(dx, dW, db) = (dy Wᵀ, xᵀ dy, Σₙ dy), only those ``wanted``: the backward of Affine as
+    one op of its own, so a first-order backward is one node and three raw NumPy calls, and
+    its own backward (below) makes Affine twice differentiable."""
+
+    def forward(self, gy: np.ndarray, x: np.ndarray, W: np.ndarray,
+                wanted: Tuple[bool, bool, bool] = (True, True, True)) -> tuple:
+        self.wanted = wanted
+        grads = []
+        if wanted[0]:
+            grads.append((gy @ W.T).reshape(x.shape))        # dx = dy Wᵀ
+        if wanted[1]:
             x2 = x if x.ndim == 2 else x.reshape(x.shape[0], -1)
-            gW = matmul(x2.T, gy)                            # dW = xᵀ dy
-        if len(needs) == 3 and needs[2]:
-            gb = gy.sum(0)                                   # db = Σₙ dy
-        return (gx, gW, gb) if len(needs) == 3 else (gx, gW)
+            grads.append(x2.T @ gy)                          # dW = xᵀ dy
+        if wanted[2]:
+            grads.append(gy.sum(axis=0))                     # db = Σₙ dy
+        return tuple(grads)
+
+    def backward(self, *grads: Tensor) -> tuple:
+        gy, x, W = self.inputs
+        given = iter(grads)
+        g_dx, g_dW, g_db = (next(given) if want else None for want in self.wanted)
+        x2 = x if x.ndim == 2 else x.reshape(x.shape[0], -1)
+        g_dx2 = None if g_dx is None else g_dx.reshape(x2.shape)
+        # ⟨g_dx, dy Wᵀ⟩ + ⟨g_dW, xᵀ dy⟩ + ⟨g_db, Σₙ dy⟩, differentiated by dy, x and W
+        g_gy = None
+        if self.needs_input_grad[0]:
+            g_gy = (g_dx2 @ W if g_dx2 is not None else 0) + \
+                (x2 @ g_dW if g_dW is not None else 0)
+            if g_db is not None:
+                g_gy = g_db.broadcast_to(gy.shape) + g_gy
+        g_x = None
+        if g_dW is not None and self.needs_input_grad[1]:
+            g_x = (gy @ g_dW.T).reshape(x.shape)
+        g_W = None
+        if g_dx2 is not None and self.needs_input_grad[2]:
+            g_W = g_dx2.T @ gy
+        return g_gy, g_x, g_W
 
 
 def affine(x: Any, W: Any, b: Any = None) -> Tensor:

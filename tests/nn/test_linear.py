@@ -60,9 +60,12 @@ def test_fused_affine_equals_composite(case):
         np.testing.assert_allclose(a.grad.data, c.grad.data, rtol=1e-12, atol=1e-12)
 
 
-@given(affine_case(max_extra_dims=1))
-def test_affine_is_twice_differentiable(case):
-    inputs = [leaf(a) for a in case]
+@pytest.mark.parametrize("constant", [None, 0, 1, 2])
+@given(case=affine_case())
+def test_affine_is_twice_differentiable(constant, case):
+    # the backward is an op of its own (AffineBackward) whose backward is checked here, also
+    # when one input is a constant and its gradient is skipped
+    inputs = [mg.tensor(a) if i == constant else leaf(a) for i, a in enumerate(case)]
     assert mg.gradgradcheck(F.affine, inputs, seed=2)
 
 
