@@ -343,6 +343,7 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
             if not retain_graph:
                 fn._release()
 
+        held = {id(g) for g in root_grads}   # gradient Tensors someone else already holds
         for leaf in leaves:
             entry = pending.pop(id(leaf), None)
             if entry is None:
@@ -353,7 +354,13 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
             if wanted and id(leaf) in wanted:
                 captured[id(leaf)] = grad
             if accumulate:
-                leaf._grad = grad if leaf._grad is None else leaf._grad + grad
+                if leaf._grad is not None:
+                    leaf._grad = leaf._grad + grad
+                    continue
+                if id(grad) in held:         # a + b gives both leaves one Tensor: copy it, so
+                    grad = grad * 1          # an in-place update of a.grad leaves b.grad alone
+                held.add(id(grad))
+                leaf._grad = grad
     return captured
 
 

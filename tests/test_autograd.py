@@ -463,3 +463,15 @@ def test_hooks_see_and_may_replace_the_gradient():
     x.grad = None
     (x * 2).sum().backward()
     np.testing.assert_array_equal(x.grad.data, [2.0, 2.0])
+
+
+def test_leaves_never_share_a_gradient_tensor_with_each_other_or_the_caller():
+    a, b = leaf([1.0]), leaf([2.0])
+    g = mg.tensor([5.0])
+    (a + b).backward(g)                 # Add passes one gradient Tensor to both inputs
+    assert a.grad is not b.grad and a.grad is not g and b.grad is not g
+    a.grad.data[0] = 0.0                # so updating one in place leaves the others alone
+    assert b.grad.item() == 5.0 and g.item() == 5.0
+    x, h = leaf(2.0), mg.tensor(5.0)
+    x.backward(h)                       # a leaf as the root: its gradient is the caller's
+    assert x.grad is not h and x.grad.item() == 5.0
