@@ -57,11 +57,7 @@ class Optimizer:
         if isinstance(params, (Tensor, dict)):
             raise TypeError(f"{self._name}: params must be an iterable of Tensors or of dicts, "
                             f"got a single {type(params).__name__}; wrap it in a list")
-        try:
-            groups = list(params)
-        except TypeError:
-            raise TypeError(f"{self._name}: params must be an iterable of Tensors or of dicts, "
-                            f"got {type(params).__name__}") from None
+        groups = self._as_list(params)
         if not groups:
             raise ValueError(f"{self._name}: optimizer got an empty parameter list")
         if not isinstance(groups[0], dict):
@@ -107,11 +103,8 @@ class Optimizer:
         params = param_group["params"]
         if isinstance(params, Tensor):
             params = [params]
-        elif isinstance(params, (set, frozenset)):
-            raise TypeError(f"{self._name}: parameters must be given in an ordered collection "
-                            "(list or tuple), not a set: the order fixes the state_dict ids")
         else:
-            params = list(params)
+            params = self._as_list(params)
         if not params:
             raise ValueError(f"{self._name}: optimizer got an empty parameter list")
         seen = {id(p) for group in self.param_groups for p in group["params"]}
@@ -127,6 +120,17 @@ class Optimizer:
         group["params"] = params
         self._check_group(group)
         self.param_groups.append(group)
+
+    def _as_list(self, params: Any) -> list:
+        """``params`` as a list; a set is refused, since its order would fix the ids."""
+        if isinstance(params, (set, frozenset)):
+            raise TypeError(f"{self._name}: parameters must be given in an ordered collection "
+                            "(list or tuple), not a set: the order fixes the state_dict ids")
+        try:
+            return list(params)
+        except TypeError:
+            raise TypeError(f"{self._name}: params must be an iterable of Tensors or of dicts, "
+                            f"got {type(params).__name__}") from None
 
     def _check_param(self, p: Any, index: int) -> None:
         if not isinstance(p, Tensor):
