@@ -36,8 +36,8 @@ class Affine:
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         W, _ = self.params
-        self.grads[0] = self.x.T @ dout
-        self.grads[1] = dout.sum(axis=0)
+        np.matmul(self.x.T, dout, out=self.grads[0])        # kept buffers: no allocator churn
+        np.sum(dout, axis=0, out=self.grads[1])
         return dout @ W.T
 
 
@@ -93,10 +93,8 @@ class BatchNormalization:
     def backward(self, dout: np.ndarray) -> np.ndarray:
         gamma, _ = self.params
         n = dout.shape[0]
-        dbeta = dout.sum(axis=0)
-        dgamma = (dout * self.xn).sum(axis=0)
-        self.grads[0] = dgamma
-        self.grads[1] = dbeta
+        dgamma = np.sum(dout * self.xn, axis=0, out=self.grads[0])
+        dbeta = np.sum(dout, axis=0, out=self.grads[1])
         return (gamma * self.inv_std / n) * (n * dout - dbeta - self.xn * dgamma)
 
 
@@ -217,6 +215,10 @@ class ReferenceAdam:
 
     m ← β₁m + (1 − β₁)g,  v ← β₂v + (1 − β₂)g²,
     p ← p − (lr/(1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε).
+
+    Every temporary goes into one scratch buffer per parameter, kept across steps: fresh
+    multi-megabyte temporaries each step make glibc hand memory back to the OS and fault it in
+    again (hundreds of page faults per step on W3), which would slow the floor down.
     """
 
     def __init__(self, params: List[np.ndarray], lr: float = 1e-3,
@@ -228,6 +230,7 @@ class ReferenceAdam:
         self.t = 0
         self.m = [np.zeros_like(p) for p in params]
         self.v = [np.zeros_like(p) for p in params]
+        self.scratch = [np.empty_like(p) for p in params]
 
     def step(self, grads: List[np.ndarray]) -> None:
         """One update of every parameter from ``grads`` (in the order of ``params``)."""
@@ -235,15 +238,20 @@ class ReferenceAdam:
         b1, b2 = self.beta1, self.beta2
         step_size = self.lr / (1 - b1 ** self.t)
         sqrt_bc2 = (1 - b2 ** self.t) ** 0.5
-        for p, g, m, v in zip(self.params, grads, self.m, self.v):
-            m *= b1
-            m += (1 - b1) * g
+        for p, g, m, v, s in zip(self.params, grads, self.m, self.v, self.scratch):
+            np.subtract(g, m, out=s)
+            s *= 1 - b1
+            m += s                                          # m ← m + (1 − β₁)(g − m)
+            np.multiply(g, g, out=s)
+            s *= 1 - b2
             v *= b2
-            v += (1 - b2) * (g * g)
-            denom = np.sqrt(v)
-            denom /= sqrt_bc2
-            denom += self.eps
-            p -= step_size * (m / denom)
+            v += s                                          # v ← β₂v + (1 − β₂)g²
+            np.sqrt(v, out=s)
+            s /= sqrt_bc2
+            s += self.eps                                   # √v̂ + ε
+            np.divide(m, s, out=s)
+            s *= step_size
+            p -= s
 
 
 def train_step(model: ReferenceMLP, optimizer: ReferenceAdam, x: np.ndarray,
