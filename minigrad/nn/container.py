@@ -29,6 +29,10 @@ class _IndexedModules(Module):
             self.append(module)
         return self
 
+    def _sliced(self, modules: list) -> "_IndexedModules":
+        """A plain container of ``modules`` (what slicing returns, also for subclasses)."""
+        raise NotImplementedError
+
     def __len__(self) -> int:
         return len(self._modules)
 
@@ -38,7 +42,7 @@ class _IndexedModules(Module):
     def __getitem__(self, index: Union[int, slice]) -> Any:
         items = list(self._modules.values())
         if isinstance(index, slice):
-            return type(self)(items[index])
+            return self._sliced(items[index])
         if not -len(items) <= index < len(items):
             raise IndexError(f"{type(self).__name__}: index {index} is out of range for "
                              f"{len(items)} modules")
@@ -58,6 +62,12 @@ class Sequential(_IndexedModules):
             x = module(x)
         return x
 
+    def _sliced(self, modules: list) -> "Sequential":
+        return Sequential(*modules)
+
 
 class ModuleList(_IndexedModules):
     """A list of modules whose parameters belong to the owner (it has no forward)."""
+
+    def _sliced(self, modules: list) -> "ModuleList":
+        return ModuleList(modules)

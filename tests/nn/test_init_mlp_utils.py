@@ -42,6 +42,8 @@ def test_mlp_structure_follows_the_book():
                      "Linear", "BatchNorm1d", "Sigmoid", "Dropout", "Linear"]
     assert [(m.in_features, m.out_features) for m in model.linears] == [
         (784, 100), (100, 50), (50, 10)]
+    head = model[:4]                                          # a slice is a plain Sequential
+    assert type(head) is nn.Sequential and head[0] is model[0] and len(head) == 4
     plain = nn.MLP(4, [3], 2)
     assert [type(m).__name__ for m in plain] == ["Linear", "ReLU", "Linear"]
     assert nn.MLP(2, [], 3)[0].out_features == 3              # no hidden layer: one Linear
