@@ -32,8 +32,8 @@ def _describe(x: Any) -> str:
 
 def check_floating(x: Any, op: str) -> None:
     """Raise TypeError unless ``x`` is a floating Tensor or ndarray."""
-    dtype = getattr(x, "dtype", None)
-    if not isinstance(x, (Tensor, np.ndarray)) or dtype.kind != "f":
+    array = x.data if isinstance(x, Tensor) else x
+    if not isinstance(array, np.ndarray) or array.dtype.kind != "f":
         raise TypeError(f"{op}: expected a floating tensor, got {_describe(x)}; convert it "
                         "first, e.g. x.astype(np.float32)")
 
@@ -118,23 +118,25 @@ def checked_affine(x: Any, W: Any, b: Any, op: str) -> Tensor:
     """``affine`` with errors that name ``op`` (the layer calling it)."""
     check_floating(x, op)
     check_floating(W, op)
-    if W.ndim != 2:
+    xa = x.data if isinstance(x, Tensor) else x             # checks on the arrays: no
+    Wa = W.data if isinstance(W, Tensor) else W             # property calls on the hot path
+    if Wa.ndim != 2:
         raise ValueError(f"{op}: the weight must have shape (in_features, out_features), got "
-                         f"{tuple(W.shape)}")
-    check_same_dtype(x, W, op, "weight")
-    in_features, out_features = W.shape
-    if x.ndim == 0:
+                         f"{Wa.shape}")
+    check_same_dtype(xa, Wa, op, "weight")
+    in_features, out_features = Wa.shape
+    if xa.ndim == 0:
         raise ValueError(f"{op}: expected an input of shape (N, {in_features}), got a 0-d one")
-    features = x.shape[0] if x.ndim == 1 else math.prod(x.shape[1:])
+    features = xa.shape[0] if xa.ndim == 1 else math.prod(xa.shape[1:])
     if features != in_features:
-        raise ValueError(f"{op}: expected {in_features} input features, got {features} "
-                         f"(input shape {tuple(x.shape)})")
+        raise ValueError(f"{op} expected {in_features} input features, got {features} "
+                         f"(input shape {xa.shape})")
     if b is not None:
-        check_same_dtype(x, b, op, "bias")
-        if tuple(b.shape) != (out_features,):
+        check_same_dtype(xa, b, op, "bias")
+        if b.shape != (out_features,):
             raise ValueError(f"{op}: the bias must have shape ({out_features},), got "
                              f"{tuple(b.shape)}")
-    if x.ndim == 1:                                          # one sample: a batch of one
+    if xa.ndim == 1:                                         # one sample: a batch of one
         row = x.reshape(1, -1) if isinstance(x, Tensor) else x[None]
         return checked_affine(row, W, b, op).reshape(out_features)
     return Affine.apply(x, W) if b is None else Affine.apply(x, W, b)

@@ -1,12 +1,11 @@
 """``Linear`` (the book's Affine layer): y = x W + b."""
 from __future__ import annotations
 
-import math
 from typing import Any, Union
 
 import numpy as np
 
-from ..functional.layers import check_floating, checked_affine
+from ..functional.layers import checked_affine
 from ..tensor import Tensor
 from . import init as nn_init
 from .module import Module
@@ -44,12 +43,6 @@ class Linear(Module):
             self.register_parameter("bias", None)
 
     def forward(self, x: Tensor) -> Tensor:
-        check_floating(x, "Linear")
-        features = x.shape[0] if x.ndim == 1 else math.prod(x.shape[1:])
-        if x.ndim == 0 or features != self.in_features:
-            raise ValueError(f"Linear expected {self.in_features} input features, got "
-                             f"{features if x.ndim else 'a 0-d input'} (input shape "
-                             f"{tuple(x.shape)})")
         return checked_affine(x, self.weight, self.bias, "Linear")
 
     def extra_repr(self) -> str:
