@@ -26,6 +26,7 @@ TRAIN_DEFAULTS: Dict[str, Any] = {
 OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam")
 DEFAULT_LR = {"sgd": 0.1, "momentum": 0.01, "adagrad": 0.01, "rmsprop": 0.001, "adam": 0.001}
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
+CHECKPOINT_EVERY = 30.0       # seconds between checkpoints of a running `--out` run
 DATASETS = ("digits", "mnist", "fashion", "spiral")
 
 
@@ -128,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--batch-size", type=_positive_int, help="mini-batch size (default 32)")
     add("--seed", type=_non_negative_int, help="seed of init, shuffling, dropout (default 0)")
     add("--out", metavar="DIR", help="write model.npz, history.json, training.png and a "
-                                     "resumable checkpoint here (after every epoch)")
+                                     "resumable checkpoint here (at the end, and every 30 s)")
     add("--resume", metavar="DIR", help="continue the run checkpointed in DIR up to --epochs "
                                         "(its other options come from DIR/config.json)")
     add("--data-root", default="~/.cache/minigrad", metavar="DIR",
@@ -242,7 +243,7 @@ def train_command(config: Dict[str, Any], out: Optional[str] = None,
         history = load_checkpoint(resume, model, optimizer)
     sizes = "-".join(str(n) for n in [x_train.shape[1], *config["hidden"], n_classes])
     print(f"{config['dataset']}: {len(x_train)} training and {len(x_test)} test samples of "
-          f"{x_train.shape[1]} features; the test split is the per-epoch 'val'")
+          f"{x_train.shape[1]} features ('val acc' is the test split's, for monitoring only)")
     print(f"MLP {sizes} ({config['activation']}, init {config['init']}"
           f"{', batchnorm' if config['batchnorm'] else ''}"
           f"{', dropout %g' % config['dropout'] if config['dropout'] else ''}), "
@@ -251,9 +252,15 @@ def train_command(config: Dict[str, Any], out: Optional[str] = None,
           f"batch {config['batch_size']}, {config['epochs']} epochs, seed {config['seed']}"
           + (f"; resumed after epoch {len(history)}" if resume else ""), flush=True)
     callbacks = []
+    last_save = [time.perf_counter()]
     if out is not None:
         def checkpoint(epoch: int, hist: History) -> None:
-            save_checkpoint(out, model, optimizer, hist, config)
+            """Save after the last epoch, and after any epoch CHECKPOINT_EVERY s since the last
+            save, so that an interrupted long run loses little and a short one is not slowed."""
+            if epoch == config["epochs"] or time.perf_counter() - last_save[0] > \
+                    CHECKPOINT_EVERY:
+                save_checkpoint(out, model, optimizer, hist, config)
+                last_save[0] = time.perf_counter()
         callbacks.append(checkpoint)
     done, start = len(history), time.perf_counter()
     fit(model, nn.SoftmaxCrossEntropy(), optimizer, (x_train, y_train),

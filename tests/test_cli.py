@@ -178,3 +178,18 @@ def test_mnist_missing_offline_is_a_clear_error(capsys, tmp_path, monkeypatch):
 def test_resume_from_a_missing_folder(capsys, tmp_path):
     status, _, err = run(capsys, "train", "--resume", str(tmp_path / "nowhere"))
     assert status == 1 and err.count("\n") == 1 and "config.json is missing" in err
+
+
+@pytest.mark.parametrize("every, saves", [(-1.0, 3), (3600.0, 1)])
+def test_checkpoints_are_written_at_the_end_and_every_so_often(capsys, tmp_path, monkeypatch,
+                                                                every, saves):
+    import minigrad.__main__ as cli
+    import minigrad.train as train
+    calls = []
+    real = train.save_checkpoint
+    monkeypatch.setattr(cli, "CHECKPOINT_EVERY", every)
+    monkeypatch.setattr(train, "save_checkpoint",
+                        lambda folder, model, opt, history, *a: calls.append(len(history))
+                        or real(folder, model, opt, history, *a))
+    assert run(capsys, "train", "--hidden", "8", "--epochs", "3", "--out", str(tmp_path))[0] == 0
+    assert calls == [1, 2, 3][-saves:]
