@@ -142,6 +142,10 @@ class Optimizer:
         if not p.is_leaf:
             raise ValueError(f"{self._name}: parameter {index} (shape {p.shape}) is not a leaf "
                              "(it was computed by an op); optimise the tensors you created")
+        if not p.data.flags.writeable:
+            raise ValueError(f"{self._name}: parameter {index} (shape {p.shape}) has a "
+                             "read-only array, which step() could not update in place; give "
+                             "it a copy (e.g. mg.tensor(array.copy(), requires_grad=True))")
 
     # -- the step ----------------------------------------------------------------------------
     def zero_grad(self, set_to_none: bool = True) -> None:

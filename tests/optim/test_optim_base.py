@@ -328,6 +328,10 @@ def test_invalid_parameter_lists():
         optim.SGD([mg.tensor(np.arange(3, dtype=np.int64))])
     with pytest.raises(ValueError, match="not a leaf"):
         optim.SGD([p * 2])
+    frozen = np.zeros(2)
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only array"):
+        optim.SGD([mg.Tensor(frozen, requires_grad=True)])   # Tensor() does not copy
     with pytest.raises(TypeError, match="single Tensor"):
         optim.SGD(p)
     with pytest.raises(TypeError, match="parameter 0 must be a Tensor, got ndarray"):
