@@ -227,7 +227,11 @@ class Optimizer:
             new.update((k, v) for k, v in saved.items() if k != "params")
             self._check_group(new)
             groups.append(new)
-            params.update((int(k), (p, new)) for k, p in zip(ids, group["params"]))
+            for k, p in zip(ids, group["params"]):
+                if int(k) in params:
+                    raise ValueError(f"{self._name}.load_state_dict: parameter id {k} is "
+                                     "listed twice in the state dict's groups")
+                params[int(k)] = (p, new)
         state = {}
         for key, saved_state in dict(state_dict["state"]).items():
             if int(key) not in params:

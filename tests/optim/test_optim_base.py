@@ -263,6 +263,7 @@ def adam_state_dict():
     (lambda sd: sd["state"][0].__setitem__("exp_avg", np.zeros((2, 3))), r"shape \(2, 3\)"),
     (lambda sd: sd["state"][0].__setitem__("step", 1.5), "'step' must be"),
     (lambda sd: sd["state"].__setitem__(7, {}), "parameter id 7"),
+    (lambda sd: sd["param_groups"][1].__setitem__("params", [0]), "id 0 is listed twice"),
     (lambda sd: sd["param_groups"][0].__setitem__("lr", -1.0), "Invalid learning rate: -1.0"),
     (lambda sd: sd.pop("state"), "expected a dict with keys"),
 ])
