@@ -45,17 +45,23 @@ def compare(steps: Dict[str, Step], repeat: int, block_seconds: float,
     """Time each competitor's ``step`` ``repeat`` times, interleaved.
 
     Returns, per competitor, ``median_s`` (the median seconds per call), ``times_s`` (one entry
-    per repetition) and ``number`` (calls per timed block). Repetition r starts with the r-th
+    per repetition), ``number`` (calls per timed block) and ``faults_per_call`` (minor page
+    faults, a noise-free sign of allocator churn). Repetition r starts with the r-th
     competitor, so none always runs first or right after the same neighbour.
     """
     numbers = {name: calibrate(step, block_seconds, warmup) for name, step in steps.items()}
     times: Dict[str, List[float]] = {name: [] for name in steps}
+    faults = dict.fromkeys(steps, 0)
     names = list(steps)
     for r in range(repeat):
         for name in names[r % len(names):] + names[:r % len(names)]:
+            before = minor_faults()
             times[name].append(_time_block(steps[name], numbers[name]))
+            faults[name] += minor_faults() - before
     return {name: {"median_s": statistics.median(times[name]), "times_s": times[name],
-                   "number": numbers[name]} for name in names}
+                   "number": numbers[name],
+                   "faults_per_call": faults[name] / (repeat * numbers[name])}
+            for name in names}
 
 
 def minor_faults() -> int:

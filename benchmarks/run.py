@@ -61,6 +61,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help="where to write the results ('' for nowhere)")
     parser.add_argument("--from-json", help="render a saved run instead of measuring")
     parser.add_argument("--markdown", action="store_true", help="print markdown tables")
+    parser.add_argument("--update-readme", metavar="README",
+                        help="also write the markdown between the benchmark markers of README")
+    parser.add_argument("--threads", type=int,
+                        help="limit BLAS (threadpoolctl) and PyTorch to this many threads")
     parser.add_argument("--keep-blas-env", action="store_true",
                         help="do not remove OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE")
     args = parser.parse_args(argv)
@@ -73,6 +77,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         parser.error(f"--memory-steps needs two increasing counts, got {args.memory_steps}")
     if args.repeat < 1 or args.block <= 0 or args.chain < 1 or args.epochs < 1:
         parser.error("--repeat, --chain and --epochs must be at least 1, --block positive")
+    if args.threads is not None and args.threads < 1:
+        parser.error(f"--threads must be at least 1, got {args.threads}")
     if args.smoke:
         args.repeat, args.block, args.chain, args.epochs = 1, 0.001, 10, 1
         args.memory_steps = [3, 6]
@@ -102,10 +108,12 @@ def run(args: argparse.Namespace, log: Any = print) -> Dict[str, Any]:
     from . import digits, harness, memory, overhead, workloads
     removed = json.loads(os.environ.get(_REMOVED_ENV, "{}"))
     competitors = available(args.competitors)
+    if args.threads is not None:
+        _limit_threads(args.threads, competitors)
     results: Dict[str, Any] = {
         "machine": harness.machine_info(removed),
         "settings": {"smoke": args.smoke, "repeat": args.repeat, "block_seconds": args.block,
-                     "competitors": list(competitors)},
+                     "competitors": list(competitors), "threads": args.threads},
         "train": [], "overhead": [], "digits": [], "memory": [],
     }
     sized = (lambda w: w.smoke()) if args.smoke else (lambda w: w)
@@ -122,7 +130,8 @@ def run(args: argparse.Namespace, log: Any = print) -> Dict[str, Any]:
                     "workload": name, "title": workload.title, "describe": workload.describe(),
                     "dtype": dtype,
                     "median_s": {c: t["median_s"] for c, t in timing.items()},
-                    "times_s": {c: t["times_s"] for c, t in timing.items()}})
+                    "times_s": {c: t["times_s"] for c, t in timing.items()},
+                    "faults_per_step": {c: t["faults_per_call"] for c, t in timing.items()}})
 
     if "overhead" in args.only:
         for shape in ((1,), (100,)):
@@ -167,6 +176,18 @@ def run(args: argparse.Namespace, log: Any = print) -> Dict[str, Any]:
     return results
 
 
+def _limit_threads(threads: int, competitors: Sequence[str]) -> None:
+    """Cap BLAS (through threadpoolctl, for the rest of the process) and PyTorch threads."""
+    from .harness import optional_import
+    threadpoolctl = optional_import("threadpoolctl")
+    if threadpoolctl is None:
+        raise SystemExit("--threads needs threadpoolctl: pip install -e \".[bench]\"")
+    if "torch" in competitors:
+        import torch
+        torch.set_num_threads(threads)
+    threadpoolctl.threadpool_limits(limits=threads)   # called, not entered: holds from now on
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run, print the table (or markdown), write the JSON; returns the exit status."""
     from . import report
@@ -179,6 +200,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             report.write_json(results, args.json)
             print(f"results written to {args.json}", file=sys.stderr)
     print(report.render(results, markdown=args.markdown))
+    if args.update_readme:
+        report.update_readme(args.update_readme, report.render(results, markdown=True))
+        print(f"{args.update_readme}: benchmark section updated", file=sys.stderr)
     return 0
 
 
