@@ -23,6 +23,18 @@ def save(state_dict: Dict[str, Any], path: PathLike) -> None:
     ``os.replace``, so a crash never leaves a half-written checkpoint at ``path``. Only numeric
     arrays are accepted (no object arrays, hence no pickle). The file is written at ``path``
     exactly (no '.npz' is appended).
+
+    Parameters
+    ----------
+    state_dict : dict of str to ndarray or Tensor
+        Usually ``model.state_dict()`` (dotted names, parameters and buffers).
+    path : str or os.PathLike
+        Where to write; its folder must exist.
+
+    Raises
+    ------
+    TypeError
+        For a non-dict, a non-string key, or a non-numeric array.
     """
     if not isinstance(state_dict, dict):
         raise TypeError(f"save: expected a dict of names to arrays (e.g. model.state_dict()), "
@@ -58,6 +70,16 @@ def load(path: PathLike) -> Dict[str, np.ndarray]:
     Never unpickles (``allow_pickle=False``). A missing file raises FileNotFoundError; a file
     that is truncated, corrupted, not an ``.npz`` archive or holds pickled objects raises
     ValueError naming the file and the problem.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file written by ``mg.save`` (any ``.npz`` of numeric arrays).
+
+    Returns
+    -------
+    dict of str to ndarray
+        In the order they were saved.
     """
     path = os.fspath(path)
     if not os.path.exists(path):

@@ -109,7 +109,21 @@ def affine(x: Any, W: Any, b: Any = None) -> Tensor:
 
     ``x`` of shape (N, in_features) gives (N, out_features); an input of more dimensions is
     flattened to (N, -1) first (the book's Affine), a 1-D input is one sample. The backward is
-    ``dx = dy Wᵀ``, ``dW = xᵀ dy``, ``db = Σₙ dy``.
+    ``dx = dy Wᵀ``, ``dW = xᵀ dy``, ``db = Σₙ dy`` (itself differentiable).
+
+    Parameters
+    ----------
+    x : Tensor
+        Floating input of shape (N, in_features) (or (N, ...) with in_features values per row).
+    W : Tensor
+        Weight of shape (in_features, out_features), of x's dtype.
+    b : Tensor, optional
+        Bias of shape (out_features,).
+
+    Returns
+    -------
+    Tensor
+        Shape (N, out_features).
     """
     return checked_affine(x, W, b, "affine")
 
@@ -196,6 +210,20 @@ def softmax_cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> 
     probabilities / one-hot rows of shape (N, C). Per row ``ℓₙ = −Σ_c t_nc log softmax(zₙ)_c``;
     ``reduction`` 'mean' gives Σₙ ℓₙ / N, 'sum' Σₙ ℓₙ, 'none' the vector ℓ. Backward:
     ``dz = (softmax(z) − t) · dy`` (divided by N for 'mean'); finite for logits of any size.
+
+    Parameters
+    ----------
+    logits : Tensor
+        Floating, shape (N, C).
+    target : array or Tensor
+        Integer labels (N,) in [0, C), or floating probabilities (N, C) (converted to the
+        logits' dtype; if a Tensor that requires grad, it gets ``dt = −log softmax(z) · dy``).
+    reduction : {'mean', 'sum', 'none'}
+
+    Returns
+    -------
+    Tensor
+        A scalar, or shape (N,) for 'none'.
     """
     return checked_softmax_cross_entropy(logits, target, reduction, "softmax_cross_entropy")
 
@@ -300,6 +328,21 @@ def batch_norm(x: Any, running_mean: Optional[np.ndarray], running_var: Optional
     variance unbiased); ``momentum=None`` gives the cumulative average, counting in
     ``num_batches_tracked``. In evaluation the running statistics are used. Backward (training):
     ``dx = γ/(m σ) · (m·dy − Σdy − x̂·Σ(dy·x̂))``, m = values per channel.
+
+    Parameters
+    ----------
+    x : Tensor
+        Floating, shape (N, C, ...).
+    running_mean, running_var : ndarray of shape (C,) or None
+        Updated in place in training; used in evaluation. None: always batch statistics.
+    weight, bias : Tensor of shape (C,), optional
+        γ and β (both or neither).
+    training : bool
+        Batch statistics (and running update) or running statistics.
+    momentum : float
+        Weight of the new batch in the running averages.
+    eps : float
+        ε added to the variance.
     """
     return checked_batch_norm(x, running_mean, running_var, weight, bias, training, momentum,
                               eps, None, "batch_norm")
@@ -379,7 +422,20 @@ def dropout(x: Any, p: float = 0.5, training: bool = True,
     ``E[y] = x``, so evaluation (``training=False``) is the identity. The mask is drawn from
     ``rng`` or, if None, from minigrad's default generator at call time (``mg.manual_seed``
     makes it repeat); or pass ``mask``, a boolean array of x's shape (True = kept), to hold it
-    fixed.
+    fixed. Backward: ``dx = dy ⊙ mask / (1 − p)``.
+
+    Parameters
+    ----------
+    x : Tensor
+        Floating input.
+    p : float
+        Drop probability in [0, 1).
+    training : bool
+        False: return x unchanged.
+    rng : numpy.random.Generator, optional
+        Source of the mask.
+    mask : boolean array, optional
+        The units kept; overrides ``rng``.
     """
     check_floating(x, "dropout")
     if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or \
@@ -412,7 +468,7 @@ class LeakyReLU(Function):
 
 
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
-    """max(x, 0) + negative_slope · min(x, 0) elementwise."""
+    """max(x, 0) + negative_slope · min(x, 0) elementwise; dx = dy · (1 or negative_slope)."""
     check_floating(x, "leaky_relu")
     return LeakyReLU.apply(x, slope=float(negative_slope))
 

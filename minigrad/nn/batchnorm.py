@@ -86,7 +86,24 @@ class BatchNorm1d(_BatchNorm):
     σ²_B, and ``running = (1 − momentum)·running + momentum·batch`` (variance unbiased).
     Evaluation: the running statistics replace μ_B and σ²_B. The book's momentum 0.9 (weight
     of the *old* running value) is ``momentum=0.1`` here, as in PyTorch.
-    Backward: ``dx = γ/(m σ) · (m·dy − Σdy − x̂·Σ(dy·x̂))``, ``dγ = Σ dy·x̂``, ``dβ = Σ dy``.
+    Backward: ``dx = γ/(m σ) · (m·dy − Σdy − x̂·Σ(dy·x̂))``, ``dγ = Σ dy·x̂``, ``dβ = Σ dy``,
+    m the number of values per channel.
+
+    Parameters
+    ----------
+    num_features : int
+        C, the number of channels (axis 1 of the input).
+    eps : float
+        ε added to the variance.
+    momentum : float or None
+        Weight of the new batch in the running averages; None: cumulative average.
+    affine : bool
+        Learn γ (``weight``, ones) and β (``bias``, zeros); without them y = x̂.
+    track_running_stats : bool
+        Keep ``running_mean`` (zeros), ``running_var`` (ones) and ``num_batches_tracked``
+        buffers; without them evaluation also uses the batch statistics.
+    dtype : numpy dtype
+        Floating dtype of the parameters and running statistics (float32 by default).
     """
 
     ranks = (2, 3)

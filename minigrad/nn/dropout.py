@@ -18,6 +18,13 @@ class Dropout(Module):
     test time instead: the same network up to that constant factor. Masks come from ``rng``
     if given, else from minigrad's default generator (``mg.manual_seed``) at each call.
     Backward: ``dx = dy ⊙ m / (1 − p)``.
+
+    Parameters
+    ----------
+    p : float
+        Probability of zeroing a unit, in [0, 1).
+    rng : numpy.random.Generator, optional
+        Source of the masks instead of minigrad's default generator.
     """
 
     def __init__(self, p: float = 0.5, rng: Optional[np.random.Generator] = None) -> None:

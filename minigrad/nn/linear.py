@@ -15,12 +15,27 @@ from .parameter import Parameter
 class Linear(Module):
     """The affine map ``y = x W + b`` (also exported as ``nn.Affine``).
 
-    ``weight`` has shape (in_features, out_features) as in the book (PyTorch stores its
-    transpose), ``bias`` shape (out_features,). Inputs of more than two dimensions are
-    flattened to (N, -1). ``init`` is 'he' (std √(2/in_features)), 'xavier' (std
-    √(1/in_features)) or a float std; the bias starts at zero.
+    Forward ``y = x W + b``; backward ``dx = dy Wᵀ``, ``dW = xᵀ dy``, ``db = Σₙ dy``.
 
-    Backward: ``dx = dy Wᵀ``, ``dW = xᵀ dy``, ``db = Σₙ dy``.
+    Parameters
+    ----------
+    in_features, out_features : int
+        Sizes of each input and output sample. Inputs of more than two dimensions are
+        flattened to (N, -1) first, as the book's Affine does; a 1-D input is one sample.
+    bias : bool
+        Whether to add the learnable bias ``b`` (initialised to zero).
+    dtype : numpy dtype
+        Floating dtype of the parameters (float32 by default); inputs must have the same.
+    init : {'he', 'xavier'} or float
+        ``W ~ N(0, 2/in_features)`` (He), ``N(0, 1/in_features)`` (the book's Xavier) or
+        ``N(0, init²)``, drawn from the generator ``mg.manual_seed`` resets.
+
+    Attributes
+    ----------
+    weight : Parameter
+        Shape (in_features, out_features), as in the book (PyTorch stores its transpose).
+    bias : Parameter or None
+        Shape (out_features,).
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,

@@ -13,6 +13,11 @@ class SoftmaxCrossEntropy(Module):
 
     ``ℓₙ = −Σ_c t_nc log softmax(zₙ)_c``, reduced by ``reduction`` ('mean', 'sum', 'none').
     Backward ``dz = (softmax(z) − t) · dy`` (/ N for 'mean'), honouring the upstream gradient.
+
+    Parameters
+    ----------
+    reduction : {'mean', 'sum', 'none'}
+        Σₙ ℓₙ / N, Σₙ ℓₙ, or the vector of per-sample losses ℓ.
     """
 
     def __init__(self, reduction: str = "mean") -> None:

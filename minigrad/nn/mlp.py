@@ -19,9 +19,22 @@ class MLP(Sequential):
     """A fully connected network: per hidden layer Linear → [BatchNorm1d] → activation →
     [Dropout], then a final Linear to ``output_size`` (logits; the loss applies softmax).
 
-    ``activation`` is 'relu', 'sigmoid', 'tanh', 'leaky_relu' or 'identity'; ``weight_init``
-    is 'he' (std √(2/n)), 'xavier' (std √(1/n)) or a float std, for every Linear (n = fan-in);
-    ``dropout`` is the drop probability (0 for no Dropout layers).
+    Parameters
+    ----------
+    input_size, output_size : int
+        Features in and logits out.
+    hidden_sizes : sequence of int
+        Width of each hidden layer (empty: a single Linear).
+    activation : {'relu', 'sigmoid', 'tanh', 'leaky_relu', 'identity'}
+        Nonlinearity after each hidden layer.
+    weight_init : {'he', 'xavier'} or float
+        For every Linear: std √(2/n), √(1/n) (n = fan-in) or the given std; biases start at 0.
+    use_batchnorm : bool
+        Put a BatchNorm1d after each hidden Linear.
+    dropout : float
+        Drop probability of a Dropout after each activation (0: no Dropout layers).
+    dtype : numpy dtype
+        Floating dtype of every parameter (float32 by default).
     """
 
     def __init__(self, input_size: int, hidden_sizes: Sequence[int], output_size: int,

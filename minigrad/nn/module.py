@@ -238,7 +238,24 @@ class Module:
         Everything is validated first: with ``strict`` any missing or unexpected key is an
         error, and a wrong shape or a value that cannot be cast to the target's dtype always is.
         All problems are listed in one ValueError and the model is left unchanged. Values are
-        cast to each target's dtype. Returns ``(missing_keys, unexpected_keys)``.
+        cast to each target's dtype.
+
+        Parameters
+        ----------
+        state_dict : dict of str to ndarray or Tensor
+            As ``state_dict()`` or ``mg.load`` returns it.
+        strict : bool
+            Whether missing and unexpected keys are errors.
+
+        Returns
+        -------
+        IncompatibleKeys
+            The named tuple ``(missing_keys, unexpected_keys)``.
+
+        Raises
+        ------
+        ValueError
+            Listing every missing/unexpected key (if strict), wrong shape and impossible cast.
         """
         if not isinstance(state_dict, dict):
             raise TypeError(f"{type(self).__name__}.load_state_dict: expected a dict, got "

@@ -15,7 +15,19 @@ def clip_grad_norm_(parameters: Union[Tensor, Iterable[Tensor]], max_norm: float
 
     ``‖g‖ = (Σ_p Σ |g_p|^norm_type)^(1/norm_type)`` over all parameters' gradients together
     (``norm_type=inf``: the largest |g|). Gradients are replaced, never modified in place.
-    Returns the norm before clipping, as a float.
+    Parameters
+    ----------
+    parameters : Tensor or iterable of Tensors
+        Those without a gradient are skipped.
+    max_norm : float
+        The largest global norm kept.
+    norm_type : float
+        p of the p-norm (``float('inf')`` for the max norm).
+
+    Returns
+    -------
+    float
+        The global norm before clipping.
     """
     params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
     if not max_norm >= 0:
