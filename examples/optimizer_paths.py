@@ -8,6 +8,9 @@ rolls along it like a ball, AdaGrad's per-coordinate steps shrink the y-jumps fa
 straight, RMSprop and Adam start with steps of about ``lr`` in each coordinate.
 
     python examples/optimizer_paths.py docs/          # writes docs/optimizer_paths.png
+
+(``--steps N`` changes the number of steps; ``--quick`` is accepted like in the other examples
+and changes nothing, since 30 steps take a moment.)
 """
 import numpy as np
 

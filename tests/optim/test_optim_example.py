@@ -1,4 +1,5 @@
 """examples/optimizer_paths.py runs, every optimizer gets closer to the minimum, the PNG exists."""
+import os
 import re
 import subprocess
 import sys
@@ -12,8 +13,10 @@ FINAL = re.compile(r"^(\w+) +final \(([-+.\d]+), ([-+.\d]+)\)  f = (\S+)$", re.M
 
 def test_optimizer_paths_example(tmp_path):
     result = subprocess.run([sys.executable, str(EXAMPLE), str(tmp_path)], capture_output=True,
-                            text=True, timeout=120)
+                            text=True, timeout=120,
+                            env={**os.environ, "PYTHONWARNINGS": "error::RuntimeWarning"})
     assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
     finals = {m[0]: np.array([float(m[1]), float(m[2])]) for m in FINAL.findall(result.stdout)}
     assert set(finals) == {"SGD", "Momentum", "AdaGrad", "RMSprop", "Adam"}
     start = np.array([-7.0, 2.0])
