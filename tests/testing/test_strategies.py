@@ -137,3 +137,15 @@ def test_bad_arguments_are_refused_at_construction():
         mst.arrays(positive=True, margin=3.0, bound=2.0)
     with pytest.raises(ValueError, match="arrays: no value"):
         mst.arrays(bound=0.01, away_from=(0.0,), margin=0.1)
+
+
+def test_hypothesis_profiles_are_registered_and_chosen_by_the_environment():
+    import os
+
+    from hypothesis import settings
+    assert settings.get_profile("ci").max_examples >= 50
+    assert settings.get_profile("thorough").max_examples > settings.get_profile("ci").max_examples
+    assert settings.get_profile("dev").max_examples >= 20
+    expected = os.environ.get("HYPOTHESIS_PROFILE") or (
+        "ci" if os.environ.get("CI", "").lower() in ("1", "true", "yes") else "dev")
+    assert settings().max_examples == settings.get_profile(expected).max_examples
