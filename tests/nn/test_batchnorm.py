@@ -182,3 +182,18 @@ def test_bad_input():
                                          r"input of shape \(4, 2\) has 2 channels"):
         F.batch_norm(mg.zeros(4, 2), None, None, mg.ones(3), mg.zeros(3), training=True)
     assert layer.num_batches_tracked == 0                # nothing was counted on errors
+
+
+def test_second_order_through_batch_norm_raises():
+    x = leaf(np.random.default_rng(5).normal(size=(4, 2)))
+    layer = nn.BatchNorm1d(2, dtype=np.float64)
+    y = layer(x)
+    (gx,) = mg.grad((y * y).sum(), [x], create_graph=True)
+    with pytest.raises(RuntimeError, match="once_differentiable"):
+        gx.sum().backward()
+
+
+def test_functional_momentum_none_needs_a_counter():
+    with pytest.raises(ValueError, match="momentum=None"):
+        F.batch_norm(mg.zeros(3, 2), np.zeros(2, np.float32), np.ones(2, np.float32),
+                     training=True, momentum=None)

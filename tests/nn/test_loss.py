@@ -139,3 +139,10 @@ def test_bad_input():
         loss(z, np.array(["a", "b", "c"]))
     with pytest.raises(ValueError, match="reduction must be"):
         nn.SoftmaxCrossEntropy("avg")
+
+
+def test_second_order_through_the_loss_raises():
+    z = leaf(np.array([[1.0, 2.0], [0.5, -1.0]]))
+    (gz,) = mg.grad(F.softmax_cross_entropy(z, np.array([0, 1])), [z], create_graph=True)
+    with pytest.raises(RuntimeError, match="once_differentiable"):
+        (gz * gz).sum().backward()

@@ -186,6 +186,7 @@ def test_sequential_and_module_list():
     expected = layers[2](layers[1](layers[0](x)))
     assert np.array_equal(model(x).data, expected.data)
     assert nn.Sequential(layers)[2] is layers[2]
+    assert type(nn.ModuleList(layers)[:2]) is nn.ModuleList
     items = nn.ModuleList(layers[:1])
     items.append(layers[2]).extend([nn.Tanh()])
     assert len(items) == 3 and len(list(items.parameters())) == 4
