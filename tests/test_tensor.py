@@ -240,3 +240,21 @@ def test_python_number_keeps_the_tensor_dtype():
     x = mg.tensor([1.0, 2.0], dtype=np.float32)
     for result in (x + 1, 1 - x, x * 0.5, 2.5 / x, x ** 2, 2 ** x, x / 3):
         assert result.dtype == np.float32
+
+
+def test_astype_is_differentiable_between_floating_dtypes_only():
+    x = mg.tensor([1.5, -2.5], requires_grad=True)
+    y = x.astype(np.float32)
+    assert y.dtype == np.float32 and y.requires_grad
+    (y * 2).sum().backward()
+    assert x.grad.dtype == np.float64
+    np.testing.assert_array_equal(x.grad.data, [2.0, 2.0])
+    n = x.astype(np.int64)
+    assert n.dtype == np.int64 and not n.requires_grad
+    np.testing.assert_array_equal(n.data, [1, -2])
+    assert x.astype(np.float64) is x
+
+
+def test_register_hook_needs_a_tensor_that_requires_grad():
+    with pytest.raises(RuntimeError, match="register_hook"):
+        mg.tensor([1.0]).register_hook(lambda g: g)
