@@ -133,15 +133,14 @@ def fit(model: Any, loss_fn: Callable[[Tensor, Tensor], Tensor], optimizer: Any,
     history = History() if history is None else history
     bar_factory = _progress_bar() if progress else None
     first = len(history) + 1
-    for epoch in range(first, first + epochs):
+    last = first + epochs - 1
+    for epoch in range(first, last + 1):
         start = time.perf_counter()
         model.train()
-        batches: Iterable = loader
-        if bar_factory is not None:
-            batches = bar = bar_factory(loader, total=len(loader),
-                                        desc=f"epoch {epoch}/{first + epochs - 1}")
+        bar = bar_factory(total=len(loader), desc=f"epoch {epoch}/{last}") if bar_factory \
+            else None
         total, seen = 0.0, 0
-        for xb, yb in batches:
+        for xb, yb in loader:
             loss = loss_fn(model(xb), yb)
             optimizer.zero_grad()
             loss.backward()
@@ -149,18 +148,19 @@ def fit(model: Any, loss_fn: Callable[[Tensor, Tensor], Tensor], optimizer: Any,
             n = len(xb.data)
             total += float(loss.data) * n
             seen += n
-            if bar_factory is not None:
+            if bar is not None:
                 bar.set_postfix_str(f"loss {total / seen:.4f}", refresh=False)
+                bar.update(1)
         history.train_loss.append(total / seen if seen else float("nan"))
         history.train_acc.append(evaluate(model, loader.X, loader.y))
         if val_data is not None:
             history.val_acc.append(evaluate(model, *val_data))
         history.epoch_time.append(time.perf_counter() - start)
-        if bar_factory is not None:
+        if bar is not None:
             bar.set_postfix_str(_summary(history), refresh=True)
             bar.close()
         elif progress:
-            print(f"epoch {epoch:>{len(str(first + epochs - 1))}}/{first + epochs - 1}  "
+            print(f"epoch {epoch:>{len(str(last))}}/{last}  "
                   f"{_summary(history)}  ({history.epoch_time[-1]:.2f} s)", flush=True)
         if any([callback(epoch, history) is True for callback in callbacks]):
             break
@@ -183,7 +183,7 @@ def _progress_bar() -> Optional[Callable[..., Any]]:
         from tqdm.auto import tqdm
     except ImportError:
         return None
-    return lambda iterable, **kwargs: tqdm(iterable, leave=True, dynamic_ncols=True, **kwargs)
+    return lambda **kwargs: tqdm(leave=True, dynamic_ncols=True, **kwargs)
 
 
 # -- checkpoints -----------------------------------------------------------------------------

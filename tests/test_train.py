@@ -1,6 +1,8 @@
 """fit / evaluate / History and the checkpoint files of minigrad.train."""
 import json
 import os
+import re
+import sys
 
 import numpy as np
 import pytest
@@ -277,3 +279,44 @@ def test_a_missing_checkpoint_file_is_named(tmp_path):
         load_checkpoint(tmp_path, model, opt)
     with pytest.raises(ValueError, match="checkpoint.json is missing"):
         load_checkpoint(tmp_path / "nowhere", model, opt)
+
+
+class _Terminal:
+    """A stand-in for a terminal's stderr: records what is written, says it is a tty."""
+
+    def __init__(self):
+        self.parts = []
+
+    def write(self, text):
+        self.parts.append(text)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_on_a_terminal_with_tqdm(monkeypatch, capsys):
+    pytest.importorskip("tqdm")                       # in the test extra
+    terminal = _Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    X, y = spiral()
+    model = small_model()
+    fit(model, nn.SoftmaxCrossEntropy(), optim.SGD(model.parameters()), (X, y), 2, 16,
+        val_data=(X, y), progress=True)
+    shown = "".join(terminal.parts)
+    assert "epoch 1/2" in shown and "epoch 2/2" in shown and "6/6" in shown
+    assert re.search(r"loss \d\.\d{4}  train acc \d\.\d{4}  val acc", shown)
+    assert capsys.readouterr().out == ""              # the bar replaces the plain lines
+
+
+def test_plain_lines_on_a_terminal_without_tqdm(monkeypatch, capsys):
+    monkeypatch.setattr("sys.stderr", _Terminal())
+    monkeypatch.setitem(sys.modules, "tqdm", None)       # import tqdm now fails
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    X, y = spiral()
+    model = small_model()
+    fit(model, nn.SoftmaxCrossEntropy(), optim.SGD(model.parameters()), (X, y), 1, 16,
+        progress=True)
+    assert capsys.readouterr().out.startswith("epoch 1/1  loss ")
