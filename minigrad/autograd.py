@@ -137,7 +137,7 @@ class Function:
         fn = cls()
         for x in inputs:
             if not isinstance(x, Tensor):
-                inputs = _as_tensors(inputs)
+                inputs = _as_tensors(inputs, cls.__name__)
                 break
         fn.inputs = tensors = inputs
         fn.needs_input_grad = needs = tuple([t._requires_grad for t in tensors])
@@ -197,8 +197,17 @@ def _wrap_output(array: Any, fn: Function, record: bool) -> Any:
     return out
 
 
-def _as_tensors(inputs: Sequence[Any]) -> tuple:
+def _as_tensors(inputs: Sequence[Any], op: str = "") -> tuple:
     """Inputs as Tensors; a Python number takes the dtype NumPy gives it beside the Tensors."""
+    try:
+        return _convert(inputs)
+    except (TypeError, ValueError) as error:    # None, ragged lists, complex or object data
+        kind = TypeError if isinstance(error, TypeError) else ValueError
+        raise kind(f"{op}: bad input: {error}") from None
+
+
+def _convert(inputs: Sequence[Any]) -> tuple:
+    """The conversion behind ``_as_tensors``."""
     like = next((x.data for x in inputs if isinstance(x, Tensor)), None)
     converted = []
     for x in inputs:

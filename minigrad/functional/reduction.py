@@ -10,7 +10,7 @@ from typing import Any, Tuple, Union
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, _as_tensors
 from ..tensor import Tensor
 
 Axis = Union[None, int, Tuple[int, ...]]
@@ -164,14 +164,19 @@ def _exp_shifted(x: np.ndarray, m: np.ndarray) -> np.ndarray:
         return np.exp(x - m)
 
 
+def _shape(x: Any, op: str) -> Tuple[int, ...]:
+    """x's shape; data that cannot be a tensor (None, ragged lists) raises naming ``op``."""
+    return x.shape if isinstance(x, Tensor) else _as_tensors((x,), op)[0].shape
+
+
 def _reduce(cls: type, x: Any, axis: Axis, keepdims: bool, **extra: Any) -> Tensor:
-    ndim = x.ndim if isinstance(x, Tensor) else np.ndim(x)
+    ndim = len(_shape(x, cls.__name__.lower()))
     axes = normalize_axes(axis, ndim, cls.__name__.lower())
     return cls.apply(x, axes=axes, keepdims=keepdims, **extra)
 
 
 def _nonempty(cls: type, x: Any, axis: Axis) -> None:
-    shape = x.shape if isinstance(x, Tensor) else np.shape(x)
+    shape = _shape(x, cls.__name__.lower())
     axes = normalize_axes(axis, len(shape), cls.__name__.lower())
     if any(shape[a] == 0 for a in axes):
         raise ValueError(f"{cls.__name__.lower()}: cannot reduce an empty axis "
@@ -219,7 +224,7 @@ def logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
 
 
 def _single_axis(x: Any, axis: int, op: str) -> int:
-    ndim = x.ndim if isinstance(x, Tensor) else np.ndim(x)
+    ndim = len(_shape(x, op))
     if ndim == 0:
         raise ValueError(f"{op}: needs at least one dimension, got a 0-d tensor")
     if not isinstance(axis, (int, np.integer)):

@@ -7,7 +7,7 @@ from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, _as_tensors
 from ..tensor import Tensor
 from .reduction import normalize_axes
 
@@ -127,8 +127,9 @@ def _plain_index(index: Any) -> Any:
     return index
 
 
-def _shape_of(x: Any) -> Tuple[int, ...]:
-    return x.shape if isinstance(x, Tensor) else np.shape(x)
+def _shape_of(x: Any, op: str) -> Tuple[int, ...]:
+    """x's shape; data that cannot be a tensor (None, ragged lists) raises naming ``op``."""
+    return x.shape if isinstance(x, Tensor) else _as_tensors((x,), op)[0].shape
 
 
 def reshape(x: Any, shape: Sequence[int]) -> Tensor:
@@ -140,11 +141,11 @@ def reshape(x: Any, shape: Sequence[int]) -> Tensor:
 def transpose(x: Any, axes: Optional[Sequence[int]] = None) -> Tensor:
     """x with axes permuted as ``np.transpose`` (reversed when ``axes`` is None)."""
     if axes is not None:
-        ndim = len(_shape_of(x))
+        ndim = len(_shape_of(x, "transpose"))
         axes = tuple(int(a) for a in axes)
         if len(axes) != ndim or sorted(a % ndim for a in axes) != list(range(ndim)):
             raise ValueError(f"transpose: axes {axes} are not a permutation of the "
-                             f"{ndim} axes of a tensor of shape {_shape_of(x)}")
+                             f"{ndim} axes of a tensor of shape {_shape_of(x, 'transpose')}")
         axes = tuple(a % ndim for a in axes)
     return Transpose.apply(x, axes=axes)
 
@@ -154,7 +155,7 @@ permute = transpose
 
 def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
     """x with two axes exchanged."""
-    ndim = len(_shape_of(x))
+    ndim = len(_shape_of(x, "swapaxes"))
     a, b = normalize_axes(axis1, ndim, "swapaxes")[0], normalize_axes(axis2, ndim, "swapaxes")[0]
     axes = list(range(ndim))
     axes[a], axes[b] = axes[b], axes[a]
@@ -169,7 +170,7 @@ def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
 def sum_to(x: Any, shape: Sequence[int]) -> Tensor:
     """x summed down to ``shape`` (the reverse of broadcasting x from ``shape``)."""
     shape = tuple(shape)
-    x_shape = _shape_of(x)
+    x_shape = _shape_of(x, "sum_to")
     if x_shape == shape:
         return x
     lead = len(x_shape) - len(shape)
@@ -180,7 +181,7 @@ def sum_to(x: Any, shape: Sequence[int]) -> Tensor:
 
 def squeeze(x: Any, axis: Any = None) -> Tensor:
     """x without the given length-1 axes (all of them when ``axis`` is None)."""
-    shape = _shape_of(x)
+    shape = _shape_of(x, "squeeze")
     if axis is None:
         axes = tuple(i for i, n in enumerate(shape) if n == 1)
     else:
@@ -194,14 +195,14 @@ def squeeze(x: Any, axis: Any = None) -> Tensor:
 
 def unsqueeze(x: Any, axis: int) -> Tensor:
     """x with a new axis of length 1 at position ``axis``."""
-    shape = _shape_of(x)
+    shape = _shape_of(x, "unsqueeze")
     new_axis = normalize_axes(axis, len(shape) + 1, "unsqueeze")[0]
     return Reshape.apply(x, shape=shape[:new_axis] + (1,) + shape[new_axis:])
 
 
 def flatten(x: Any, start_axis: int = 0, end_axis: int = -1) -> Tensor:
     """x with axes ``start_axis`` to ``end_axis`` (inclusive) merged into one."""
-    shape = _shape_of(x)
+    shape = _shape_of(x, "flatten")
     if len(shape) == 0:
         return Reshape.apply(x, shape=(1,))
     start = normalize_axes(start_axis, len(shape), "flatten")[0]
@@ -225,14 +226,14 @@ def _joinable(xs: Sequence[Any], op: str) -> None:
 def concatenate(xs: Sequence[Any], axis: int = 0) -> Tensor:
     """The tensors joined along an existing axis."""
     _joinable(xs, "concatenate")
-    if len(_shape_of(xs[0])) == 0:
+    if len(_shape_of(xs[0], "concatenate")) == 0:
         raise ValueError("concatenate: 0-d tensors cannot be concatenated; use stack")
-    axis = normalize_axes(axis, len(_shape_of(xs[0])), "concatenate")[0]
+    axis = normalize_axes(axis, len(_shape_of(xs[0], "concatenate")), "concatenate")[0]
     return Concatenate.apply(*xs, axis=axis)
 
 
 def stack(xs: Sequence[Any], axis: int = 0) -> Tensor:
     """The tensors (all of one shape) joined along a new axis."""
     _joinable(xs, "stack")
-    axis = normalize_axes(axis, len(_shape_of(xs[0])) + 1, "stack")[0]
+    axis = normalize_axes(axis, len(_shape_of(xs[0], "stack")) + 1, "stack")[0]
     return Stack.apply(*xs, axis=axis)
