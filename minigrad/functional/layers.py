@@ -470,6 +470,9 @@ class LeakyReLU(Function):
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
     """max(x, 0) + negative_slope · min(x, 0) elementwise; dx = dy · (1 or negative_slope)."""
     check_floating(x, "leaky_relu")
+    if isinstance(negative_slope, bool) or \
+            not isinstance(negative_slope, (int, float, np.floating, np.integer)):
+        raise TypeError(f"leaky_relu: negative_slope must be a number, got {negative_slope!r}")
     return LeakyReLU.apply(x, slope=float(negative_slope))
 
 

@@ -60,6 +60,13 @@ def test_non_floating_input_is_refused(layer):
         layer(mg.tensor([1, 2, 3]))
 
 
+def test_bad_slope():
+    with pytest.raises(TypeError, match="LeakyReLU: negative_slope must be a number"):
+        nn.LeakyReLU("0.1")
+    with pytest.raises(TypeError, match="leaky_relu: negative_slope must be a number"):
+        F.leaky_relu(mg.ones(2), None)
+
+
 def test_repr():
     assert repr(nn.LeakyReLU(0.2)) == "LeakyReLU(negative_slope=0.2)"
     assert repr(nn.Flatten()) == "Flatten(start_axis=1, end_axis=-1)"
