@@ -42,11 +42,11 @@ def compare(name, data, iterations, seed):
 
 
 def main():
-    args = _book.parse_args(__doc__)
+    args = _book.parse_args(__doc__, data_root="~/.cache/minigrad")
     iterations = 20 if args.quick else 600
     results = {"digits": compare("digits", _book.digits(), iterations, args.seed)}
     try:
-        mnist = load_mnist(download=False)
+        mnist = load_mnist(args.data_root, download=False)
     except DownloadError:
         print("MNIST: not downloaded (run minigrad.data.load_mnist() once to add it here)")
     else:

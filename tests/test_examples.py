@@ -33,9 +33,12 @@ EXPECTED = {    # example -> lines its output must contain (regular expressions)
 
 
 def run_example(name, out, *extra):
+    if name == "optimizer_compare" and "--data-root" not in extra:
+        extra = (*extra, "--data-root", str(out) + "-no-mnist")   # not the user's MNIST cache
+    env = {**os.environ, "PYTHONWARNINGS": "error::RuntimeWarning"}
     result = subprocess.run([sys.executable, os.path.join(EXAMPLES, f"{name}.py"), str(out),
                              "--quick", *extra], capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "PYTHONWARNINGS": "error::RuntimeWarning"})
+                            env=env)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""                 # no warnings leak out
     return result.stdout
@@ -59,3 +62,18 @@ def test_examples_repeat_with_the_same_seed(tmp_path):
     second = run_example("overfitting", tmp_path / "b", "--seed", "3")
     strip = lambda text: re.sub(r"wrote .*", "", text)  # noqa: E731
     assert strip(first) == strip(second)
+
+
+def test_optimizer_compare_also_runs_on_mnist_when_it_is_cached(tmp_path):
+    import numpy as np
+    rng = np.random.default_rng(0)
+    root = tmp_path / "cache"
+    root.mkdir()
+    np.savez(root / "mnist.npz", x_train=rng.integers(0, 256, (300, 28, 28), dtype=np.uint8),
+             y_train=np.arange(300, dtype=np.uint8) % 10,
+             x_test=rng.integers(0, 256, (50, 28, 28), dtype=np.uint8),
+             y_test=np.arange(50, dtype=np.uint8) % 10)
+    out = run_example("optimizer_compare", tmp_path / "figures", "--data-root", str(root))
+    assert "MNIST: 300 training images, batch 128, 20 steps" in out
+    assert len(re.findall(rf"^  Adam +final loss \d+\.\d{{4}}  test accuracy {ACC}$", out,
+                          re.M)) == 2
