@@ -31,8 +31,13 @@ class _GradMode:
 
     _enabled: bool
 
-    def __init__(self) -> None:
-        self._previous: list = []
+    def __new__(cls, func: Optional[Callable] = None) -> Any:
+        mode = super().__new__(cls)
+        mode._previous = []
+        return mode(func) if callable(func) else mode   # also usable as a bare @decorator
+
+    def __init__(self, func: Optional[Callable] = None) -> None:
+        pass
 
     def __enter__(self) -> None:
         global _grad_enabled
