@@ -63,11 +63,13 @@ def evaluate(model: Any, X: Any, y: Any, batch_size: int = 4096) -> float:
     time. Every sub-module's previous mode is restored afterwards. ``y`` holds integer labels
     (N,) or one-hot / probability rows (N, C), whose argmax is the label.
     """
-    X = X.data if isinstance(X, Tensor) else np.asarray(X)
-    labels = y.data if isinstance(y, Tensor) else np.asarray(y)
+    X = _numeric(X, "X")
+    labels = _numeric(y, "y")
     if labels.ndim == 2:
         labels = labels.argmax(axis=1)
-    if labels.ndim != 1 or len(labels) != len(X) or len(X) == 0:
+    if not hasattr(model, "modules"):
+        raise TypeError(f"evaluate: model must be an nn.Module, got {type(model).__name__}")
+    if X.ndim == 0 or labels.ndim != 1 or len(labels) != len(X) or len(X) == 0:
         raise ValueError(f"evaluate: X and y need the same number (>= 1) of rows, got shapes "
                          f"{X.shape} and {np.shape(y)}")
     modes = [(m, m.training) for m in model.modules()]
@@ -83,6 +85,14 @@ def evaluate(model: Any, X: Any, y: Any, batch_size: int = 4096) -> float:
         for module, mode in modes:
             module.training = mode
     return correct / len(X)
+
+
+def _numeric(data: Any, name: str) -> np.ndarray:
+    """``data`` (array-like or Tensor) as a numeric ndarray, or a TypeError naming ``name``."""
+    array = data.data if isinstance(data, Tensor) else np.asarray(data)
+    if array.dtype.kind not in "fiub":
+        raise TypeError(f"evaluate: {name} must hold numbers, got dtype {array.dtype}")
+    return array
 
 
 def fit(model: Any, loss_fn: Callable[[Tensor, Tensor], Tensor], optimizer: Any,
@@ -120,6 +130,13 @@ def fit(model: Any, loss_fn: Callable[[Tensor, Tensor], Tensor], optimizer: Any,
     """
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
+    if not callable(loss_fn):
+        raise TypeError(f"fit: loss_fn must be callable, got {type(loss_fn).__name__}")
+    if not (hasattr(optimizer, "step") and hasattr(optimizer, "zero_grad")):
+        raise TypeError(f"fit: optimizer must have step() and zero_grad(), got "
+                        f"{type(optimizer).__name__}")
+    if not (hasattr(model, "train") and hasattr(model, "modules")):
+        raise TypeError(f"fit: model must be an nn.Module, got {type(model).__name__}")
     if isinstance(train_data, DataLoader):
         loader = train_data
     elif isinstance(train_data, (tuple, list)) and len(train_data) == 2:

@@ -92,10 +92,21 @@ def test_evaluate_restores_modes_after_an_error():
 
 @pytest.mark.parametrize("X, y", [(np.zeros((3, 2)), np.zeros(4, dtype=int)),
                                   (np.zeros((0, 2)), np.zeros(0, dtype=int)),
-                                  (np.zeros((3, 2)), np.zeros((3, 1, 1)))])
+                                  (np.zeros((3, 2)), np.zeros((3, 1, 1))),
+                                  (np.float32(1.0), np.zeros(1, dtype=int))])
 def test_evaluate_bad_shapes(X, y):
     with pytest.raises(ValueError, match="evaluate:"):
-        evaluate(small_model(), X.astype(np.float32), y)
+        evaluate(small_model(), np.asarray(X, dtype=np.float32), y)
+
+
+@pytest.mark.parametrize("model, X, y, word", [
+    ("model", np.zeros((3, 2)), np.zeros(3, dtype=int), "model"),
+    (None, None, np.zeros(3, dtype=int), "X"),
+    (None, np.zeros((3, 2)), ["a", "b", "c"], "y"),
+])
+def test_evaluate_bad_types(model, X, y, word):
+    with pytest.raises(TypeError, match=f"evaluate: {word}"):
+        evaluate(small_model() if model is None else model, X, y)
 
 
 # -- fit -------------------------------------------------------------------------------------
@@ -200,13 +211,17 @@ def test_progress_lines_without_a_terminal(capsys):
     ({"epochs": -1}, ValueError, "epochs"), ({"epochs": 1.5}, ValueError, "epochs"),
     ({"train_data": np.zeros((3, 2))}, TypeError, "train_data"),
     ({"val_data": np.zeros((3, 2))}, TypeError, "val_data"),
+    ({"loss_fn": "cross-entropy"}, TypeError, "loss_fn"),
+    ({"optimizer": 0.1}, TypeError, "optimizer"),
+    ({"model": [1, 2]}, TypeError, "model"),
 ])
 def test_fit_bad_arguments(kwargs, error, word):
     model = small_model()
-    args = {"train_data": spiral(), "epochs": 1, "batch_size": 4, **kwargs}
+    args = {"model": model, "loss_fn": nn.SoftmaxCrossEntropy(),
+            "optimizer": optim.SGD(model.parameters()), "train_data": spiral(), "epochs": 1,
+            "batch_size": 4, **kwargs}
     with pytest.raises(error, match=f"fit: {word}"):
-        fit(model, nn.SoftmaxCrossEntropy(), optim.SGD(model.parameters()), progress=False,
-            **args)
+        fit(progress=False, **args)
 
 
 # -- checkpoints -----------------------------------------------------------------------------

@@ -50,6 +50,9 @@ class DataLoader:
                 or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive integer, "
                              f"got {batch_size!r}")
+        if rng is not None and not isinstance(rng, np.random.Generator):
+            raise TypeError(f"DataLoader: rng must be a numpy.random.Generator or None, got "
+                            f"{type(rng).__name__}")
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)

@@ -94,7 +94,9 @@ def load_mnist(root: str = "~/.cache/minigrad", download: bool = True, kind: str
         raise ValueError(f"load_mnist: kind must be one of {sorted(MIRRORS)}, got {kind!r}")
     if not timeout > 0:
         raise ValueError(f"load_mnist: timeout must be positive, got {timeout!r}")
-    root = os.path.expanduser(root)
+    if not isinstance(root, (str, os.PathLike)):
+        raise TypeError(f"load_mnist: root must be a path, got {type(root).__name__}")
+    root = os.path.expanduser(os.fspath(root))
     cache = os.path.join(root, f"{kind}.npz")
     arrays = _read_cache(cache)
     if arrays is None:

@@ -84,7 +84,14 @@ def test_make_spiral_shapes_geometry_and_seed():
 @pytest.mark.parametrize("kwargs, word", [({"n_per_class": 0}, "n_per_class"),
                                           ({"n_classes": 1}, "n_classes"),
                                           ({"noise": -0.1}, "noise"),
-                                          ({"noise": float("nan")}, "noise")])
+                                          ({"noise": float("nan")}, "noise"),
+                                          ({"noise": None}, "noise"),
+                                          ({"n_per_class": 2.5}, "n_per_class")])
 def test_make_spiral_bad_arguments(kwargs, word):
     with pytest.raises(ValueError, match=f"make_spiral: {word}"):
         make_spiral(**kwargs)
+
+
+def test_make_spiral_bad_rng():
+    with pytest.raises(TypeError, match="make_spiral: rng"):
+        make_spiral(rng=42)

@@ -81,3 +81,8 @@ def test_accepts_tensors_and_keeps_dtype():
 def test_bad_input(args, error, word):
     with pytest.raises(error, match=f"DataLoader: .*{word}"):
         DataLoader(*args)
+
+
+def test_bad_rng():
+    with pytest.raises(TypeError, match="DataLoader: rng"):
+        DataLoader(np.zeros((3, 1)), np.zeros(3), 2, rng=0)

@@ -208,6 +208,8 @@ def test_bad_arguments(tmp_path):
         load_mnist(tmp_path, timeout=0)
     with pytest.raises(ValueError, match="checksums has no entry"):
         load_mnist(tmp_path, checksums={})
+    with pytest.raises(TypeError, match="load_mnist: root"):
+        load_mnist(None)
 
 
 def test_unflattened_images(tmp_path):
