@@ -110,8 +110,8 @@ def machine_info(removed_env: Optional[Dict[str, str]] = None) -> Dict[str, Any]
     except ImportError:  # pragma: no cover - the benchmarks live beside the package
         info["minigrad"] = None
     torch = optional_import("torch")
-    info["torch"] = None if torch is None else {"version": torch.__version__,
-                                                 "threads": torch.get_num_threads()}
+    info["torch"] = None if torch is None else {
+        "version": torch.__version__, "threads": torch.get_num_threads()}
     sklearn = optional_import("sklearn")
     info["sklearn"] = None if sklearn is None else sklearn.__version__
     return info

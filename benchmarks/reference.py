@@ -261,4 +261,3 @@ def train_step(model: ReferenceMLP, optimizer: ReferenceAdam, x: np.ndarray,
     model.backward()
     optimizer.step(model.grads())
     return loss
-

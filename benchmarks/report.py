@@ -216,8 +216,8 @@ def render(results: Dict[str, Any], markdown: bool = False) -> str:
     parts = []
     machine = machine_lines(results["machine"])
     parts.append("\n".join(f"- {line}" for line in machine) if markdown else "\n".join(machine))
-    parts.append(f"{'mode: smoke (tiny sizes, not a measurement); ' if settings.get('smoke') else ''}"
-                 f"medians of {settings.get('repeat')} interleaved repetitions, "
+    smoke = "mode: smoke (tiny sizes, not a measurement); " if settings.get("smoke") else ""
+    parts.append(f"{smoke}medians of {settings.get('repeat')} interleaved repetitions, "
                  f"blocks of about {settings.get('block_seconds')} s")
     sections = [("train", "Training step: median ms per step (ratio to hand-written NumPy)",
                  train_table),

@@ -269,20 +269,22 @@ class BatchNorm(Function):
     """y = γ x̂ + β with x̂ = (x − μ) / √(σ² + ε) per channel (axis 1).
 
     μ and σ² are given as constants: the batch statistics in training (then the backward
-    treats them as functions of x), the running averages in evaluation.
+    treats them as functions of x), the running averages in evaluation. ``centered``, if
+    given, is x − μ already computed (for the variance) and becomes x̂ in place.
     """
 
     once_differentiable = True
 
     def forward(self, x: np.ndarray, weight: Optional[np.ndarray] = None,
                 bias: Optional[np.ndarray] = None, mean: Any = None, var: Any = None,
-                eps: float = 1e-5, training: bool = True) -> np.ndarray:
+                eps: float = 1e-5, training: bool = True,
+                centered: Optional[np.ndarray] = None) -> np.ndarray:
         self.training = training
         self.axes = (0,) + tuple(range(2, x.ndim))
         shape = (1, -1) + (1,) * (x.ndim - 2)              # broadcast per channel
         inv_std = 1 / np.sqrt(var + np.asarray(eps, dtype=x.dtype))
         inv_std = inv_std.reshape(shape)
-        x_hat = x - mean.reshape(shape)
+        x_hat = x - mean.reshape(shape) if centered is None else centered
         x_hat *= inv_std
         self.save_for_backward(x_hat, inv_std)
         if weight is None:
@@ -294,25 +296,28 @@ class BatchNorm(Function):
     def backward(self, gy: Tensor) -> tuple:
         x_hat, inv_std = self.saved_tensors
         gy = gy.data
-        axes = self.axes
+        shape = inv_std.shape
         affine = len(self.inputs) == 3
-        g_hat = gy * self.inputs[1].data.reshape(inv_std.shape) if affine else gy
+        needs = self.needs_input_grad
         gx = gw = gb = None
-        if self.needs_input_grad[0]:
+        if self.training or (affine and (needs[1] or needs[2])):
+            sum_gy = gy.sum(axis=self.axes)                  # Σ dy = dβ
+            sum_gy_xhat = (gy * x_hat).sum(axis=self.axes)   # Σ dy·x̂ = dγ
+        if needs[0]:
+            scale = inv_std * self.inputs[1].data.reshape(shape) if affine else inv_std
             if self.training:
                 m = x_hat.size // x_hat.shape[1]             # values per channel
-                # dx = γ/(m σ) · (m·dy − Σdy − x̂·Σ(dy·x̂)), with γ folded into g_hat
-                sum_g = g_hat.sum(axis=axes, keepdims=True)
-                sum_gx = (g_hat * x_hat).sum(axis=axes, keepdims=True)
-                gx = g_hat - sum_g / m
-                gx -= x_hat * (sum_gx / m)
-                gx *= inv_std
+                # dx = γ/(m σ) · (m·dy − Σdy − x̂·Σ(dy·x̂)) = γ/σ · (dy − Σdy/m − x̂·Σ(dy·x̂)/m)
+                gx = x_hat * (sum_gy_xhat / m).reshape(shape)
+                np.subtract(gy, gx, out=gx)
+                gx -= (sum_gy / m).reshape(shape)
+                gx *= scale
             else:
-                gx = g_hat * inv_std                         # dx = γ/σ · dy (constant stats)
-        if affine and self.needs_input_grad[1]:
-            gw = Tensor((gy * x_hat).sum(axis=axes))         # dγ = Σ dy·x̂
-        if affine and self.needs_input_grad[2]:
-            gb = Tensor(gy.sum(axis=axes))                   # dβ = Σ dy
+                gx = gy * scale                              # dx = γ/σ · dy (constant stats)
+        if affine and needs[1]:
+            gw = Tensor(sum_gy_xhat)
+        if affine and needs[2]:
+            gb = Tensor(sum_gy)
         gx = Tensor(gx) if gx is not None else None
         return (gx, gw, gb) if affine else gx
 
@@ -379,14 +384,16 @@ def checked_batch_norm(x: Any, running_mean: Optional[np.ndarray],
                              f"input shape {tuple(x.shape)}; a batch of one cannot be "
                              "normalised with its own statistics (every gradient would be 0)")
         mean = data.mean(axis=axes)
-        var = data.var(axis=axes)
+        centered = data - mean.reshape((1, -1) + (1,) * (data.ndim - 2))
+        var = np.square(centered).mean(axis=axes)           # biased: Σ(x − μ)²/m
         if training and running_mean is not None:
             _update_running(running_mean, running_var, mean, var, m, momentum,
                             num_batches_tracked)
     else:
-        mean, var = running_mean, running_var
+        mean, var, centered = running_mean, running_var, None
     inputs = (x,) if weight is None else (x, weight, bias)
-    return BatchNorm.apply(*inputs, mean=mean, var=var, eps=eps, training=use_batch)
+    return BatchNorm.apply(*inputs, mean=mean, var=var, eps=eps, training=use_batch,
+                           centered=centered)
 
 
 def _update_running(running_mean: np.ndarray, running_var: np.ndarray, mean: np.ndarray,
