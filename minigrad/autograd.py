@@ -451,7 +451,11 @@ def _check_roots(outputs: Sequence[Any], grad_outputs: Optional[Sequence[Any]]) 
             grad = Tensor(np.ones(out.shape, dtype=out.dtype))
         else:
             if not isinstance(grad, Tensor):
-                grad = Tensor(np.asarray(grad))
+                try:
+                    grad = Tensor(grad)
+                except (TypeError, ValueError) as error:
+                    kind = TypeError if isinstance(error, TypeError) else ValueError
+                    raise kind(f"backward: bad gradient: {error}") from None
             if grad.shape != out.shape:
                 raise ValueError(f"backward: gradient has shape {grad.shape} but the output "
                                  f"has shape {out.shape}; they must be equal")
@@ -478,6 +482,10 @@ def grad(outputs: Union[Any, Sequence[Any]], inputs: Union[Any, Sequence[Any]],
     Returns a tuple with one entry per input: sum over outputs of (grad_output · d output /
     d input). With ``create_graph=True`` the results are differentiable (higher order).
     """
+    for name, value in (("outputs", outputs), ("inputs", inputs)):
+        if not isinstance(value, (Tensor, list, tuple)):
+            raise TypeError(f"grad: {name} must be a Tensor or a sequence of Tensors, got "
+                            f"{type(value).__name__}")
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if grad_outputs is not None and isinstance(grad_outputs, (Tensor, np.ndarray, int, float)):

@@ -159,6 +159,8 @@ def gradcheck(f: Callable, inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
     Returns True; on a mismatch raises ``GradcheckError`` saying which input, the worst index,
     analytic and numerical values and errors (or returns False if ``raise_exception=False``).
     """
+    if not callable(f):
+        raise TypeError(f"gradcheck: f must be a function, got {type(f).__name__}")
     inputs = _checked_inputs(inputs, "gradcheck")
     rng = np.random.default_rng(seed)
     diff_inputs = [(i, x) for i, x in enumerate(inputs)
@@ -216,6 +218,8 @@ def gradgradcheck(f: Callable, inputs: Any, grad_outputs: Any = None, eps: float
     The backward of f is run with ``create_graph=True``, so this checks that each op's backward
     is itself correctly differentiable. ``grad_outputs`` (v) default to seeded random arrays.
     """
+    if not callable(f):
+        raise TypeError(f"gradgradcheck: f must be a function, got {type(f).__name__}")
     inputs = _checked_inputs(inputs, "gradgradcheck")
     rng = np.random.default_rng(seed)
     outputs = [y for y in _outputs_of(f, inputs) if isinstance(y, Tensor) and y.requires_grad]

@@ -394,6 +394,16 @@ def _shape_args(args: Sequence[Any]) -> Tuple[int, ...]:
     return tuple(args)
 
 
+def _new_shape(args: Sequence[Any], op: str) -> Tuple[int, ...]:
+    """The shape of a new tensor from ``op(2, 3)`` or ``op((2, 3))``: non-negative integers."""
+    shape = _shape_args(args)
+    if any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) for n in shape):
+        raise TypeError(f"{op}: the shape must be integers, got {shape!r}")
+    if any(n < 0 for n in shape):
+        raise ValueError(f"{op}: the shape cannot have negative sizes, got {shape}")
+    return tuple(int(n) for n in shape)
+
+
 def _compare(ufunc: np.ufunc, a: Tensor, b: Any) -> Tensor:
     """An elementwise comparison: a boolean tensor, never part of the graph."""
     other = b.data if isinstance(b, Tensor) else b
@@ -428,16 +438,19 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
 
 def zeros(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros (float32 unless ``dtype`` says otherwise, as in PyTorch)."""
-    return Tensor(np.zeros(_shape_args(shape), dtype=dtype), requires_grad=requires_grad)
+    return Tensor(np.zeros(_new_shape(shape, "zeros"), dtype=dtype), requires_grad=requires_grad)
 
 
 def ones(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
     """A tensor of ones (float32 by default)."""
-    return Tensor(np.ones(_shape_args(shape), dtype=dtype), requires_grad=requires_grad)
+    return Tensor(np.ones(_new_shape(shape, "ones"), dtype=dtype), requires_grad=requires_grad)
 
 
 def full(shape: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of ``shape`` filled with ``fill_value`` (dtype inferred from it by default)."""
+    if not isinstance(fill_value, (int, float, bool, np.number)):
+        raise TypeError(f"full: fill_value must be a number, got {fill_value!r}")
+    shape = _new_shape(shape if isinstance(shape, (tuple, list)) else (shape,), "full")
     return Tensor(np.full(shape, fill_value, dtype=dtype), requires_grad=requires_grad)
 
 
@@ -455,6 +468,11 @@ def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None) -> Te
     """Evenly spaced values in [start, stop), as ``np.arange``."""
     if stop is None:
         start, stop = 0, start
+    for name, value in (("start", start), ("stop", stop), ("step", step)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+            raise TypeError(f"arange: {name} must be a number, got {value!r}")
+    if step == 0:
+        raise ValueError("arange: step must not be 0")
     return Tensor(np.arange(start, stop, step, dtype=dtype))
 
 
@@ -462,7 +480,8 @@ def randn(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False,
           rng: Optional[np.random.Generator] = None) -> Tensor:
     """Standard normal samples (from ``rng`` or the generator seeded by ``mg.manual_seed``)."""
     from .random import default_rng
-    data = (rng or default_rng()).standard_normal(_shape_args(shape)).astype(dtype, copy=False)
+    shape = _new_shape(shape, "randn")
+    data = (rng or default_rng()).standard_normal(shape).astype(dtype, copy=False)
     return Tensor(data, requires_grad=requires_grad)
 
 
@@ -470,7 +489,7 @@ def rand(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False,
          rng: Optional[np.random.Generator] = None) -> Tensor:
     """Uniform samples in [0, 1) (from ``rng`` or the generator seeded by ``mg.manual_seed``)."""
     from .random import default_rng
-    data = (rng or default_rng()).random(_shape_args(shape)).astype(dtype, copy=False)
+    data = (rng or default_rng()).random(_new_shape(shape, "rand")).astype(dtype, copy=False)
     return Tensor(data, requires_grad=requires_grad)
 
 

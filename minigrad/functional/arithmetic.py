@@ -168,7 +168,13 @@ def matmul(a: Any, b: Any) -> Tensor:
 
 def cast(x: Any, dtype: Any) -> Tensor:
     """x converted to ``dtype`` (the gradient flows back in x's dtype)."""
-    dtype = np.dtype(dtype)
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError as error:
+        raise TypeError(f"cast: {error}") from None
+    if dtype.kind not in "fiub":
+        raise TypeError(f"cast: unsupported dtype {dtype}; minigrad tensors hold floating, "
+                        "integer or boolean numbers")
     if isinstance(x, Tensor) and x.dtype == dtype:
         return x
     return Cast.apply(x, dtype=dtype)

@@ -187,6 +187,10 @@ def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002  (to
     max = max.data if isinstance(max, Tensor) else max
     if min is None and max is None:
         raise ValueError("clip: at least one of min and max must be given")
+    for name, bound in (("min", min), ("max", max)):
+        value = np.asarray(bound.data if isinstance(bound, Tensor) else bound)
+        if value.dtype.kind == "f" and np.isnan(value).any():
+            raise ValueError(f"clip: {name} is NaN")
     if min is not None and max is not None and np.any(np.asarray(min) > np.asarray(max)):
         raise ValueError(f"clip: min ({min}) is greater than max ({max})")
     return Clip.apply(x, lo=min, hi=max)
@@ -204,7 +208,10 @@ def minimum(a: Any, b: Any) -> Tensor:
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """Elements of a where condition holds, else of b (condition: a boolean array or Tensor)."""
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    try:
+        cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    except ValueError as error:                              # a ragged list
+        raise ValueError(f"where: cannot make a condition array: {error}") from None
     if cond.dtype != bool:
         raise TypeError(f"where: condition must be boolean, got dtype {cond.dtype}")
     return Where.apply(a, b, cond=cond)

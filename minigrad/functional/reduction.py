@@ -20,10 +20,12 @@ def normalize_axes(axis: Axis, ndim: int, op: str) -> Tuple[int, ...]:
     """``axis`` as a sorted tuple of non-negative axes; a clear error when out of range."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
+    if not isinstance(axes, (tuple, list)):
+        raise TypeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}")
     result = []
     for a in axes:
-        if not isinstance(a, (int, np.integer)):
+        if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
             raise TypeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}")
         valid = a in (0, -1) if ndim == 0 else -ndim <= a < ndim
         if not valid:

@@ -134,8 +134,10 @@ def _shape_of(x: Any, op: str) -> Tuple[int, ...]:
 
 def reshape(x: Any, shape: Sequence[int]) -> Tensor:
     """x with a new shape (one entry may be -1)."""
-    shape = tuple(int(n) for n in shape)
-    return Reshape.apply(x, shape=shape)
+    if not isinstance(shape, (tuple, list)) or \
+            not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in shape):
+        raise TypeError(f"reshape: the shape must be integers, got {shape!r}")
+    return Reshape.apply(x, shape=tuple(int(n) for n in shape))
 
 
 def transpose(x: Any, axes: Optional[Sequence[int]] = None) -> Tensor:
@@ -219,7 +221,7 @@ def getitem(x: Any, index: Any) -> Tensor:
 
 
 def _joinable(xs: Sequence[Any], op: str) -> None:
-    if isinstance(xs, (Tensor, np.ndarray)) or len(xs) == 0:
+    if not isinstance(xs, (list, tuple)) or len(xs) == 0:
         raise TypeError(f"{op}: expected a non-empty sequence of tensors")
 
 
