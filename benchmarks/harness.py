@@ -98,6 +98,7 @@ def machine_info(removed_env: Optional[Dict[str, str]] = None) -> Dict[str, Any]
         "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
         "cpu": cpu_name(),
         "logical_cpus": os.cpu_count(),
+        "load_average": load_average(),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "blas": _blas_info(),
@@ -115,6 +116,14 @@ def machine_info(removed_env: Optional[Dict[str, str]] = None) -> Dict[str, Any]
     sklearn = optional_import("sklearn")
     info["sklearn"] = None if sklearn is None else sklearn.__version__
     return info
+
+
+def load_average() -> Optional[List[float]]:
+    """The 1, 5 and 15 minute load averages (how busy the machine was), where the OS says."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
 
 
 def _blas_info() -> List[Dict[str, Any]]:

@@ -204,7 +204,12 @@ def machine_lines(machine: Dict[str, Any]) -> List[str]:
     lines.append("PyTorch: not installed" if torch is None else
                  f"PyTorch {torch['version']} CPU, {torch['threads']} threads")
     lines.append("scikit-learn: " + (machine.get("sklearn") or "not installed"))
-    lines.append(f"measured {machine['date_utc']} UTC")
+    load = machine.get("load_average")
+    after = machine.get("load_average_after")
+    busy = "" if not load else (f"; load average {load[0]:.2f} before" +
+                                (f", {after[0]:.2f} after" if after else "") +
+                                f" on {machine['logical_cpus']} CPUs")
+    lines.append(f"measured {machine['date_utc']} UTC{busy}")
     return lines
 
 

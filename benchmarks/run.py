@@ -173,6 +173,7 @@ def run(args: argparse.Namespace, log: Any = print) -> Dict[str, Any]:
                 if name == "minigrad" else None
             row["competitors"][name] = entry
         results["memory"].append(row)
+    results["machine"]["load_average_after"] = harness.load_average()
     return results
 
 
