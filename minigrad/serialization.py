@@ -43,12 +43,15 @@ def save(state_dict: Dict[str, Any], path: PathLike) -> None:
     for key, value in state_dict.items():
         if not isinstance(key, str) or not key:
             raise TypeError(f"save: every key must be a non-empty string, got {key!r}")
-        array = value.data if isinstance(value, Tensor) else np.asarray(value)
+        try:
+            array = value.data if isinstance(value, Tensor) else np.asarray(value)
+        except ValueError as error:                          # a ragged list
+            raise ValueError(f"save: '{key}' is not an array: {error}") from None
         if array.dtype.kind not in "fiub":
             raise TypeError(f"save: '{key}' has dtype {array.dtype}; only numeric arrays can "
                             "be saved (object arrays would need pickle)")
         arrays[key] = array
-    path = os.fspath(path)
+    path = _path(path, "save")
     folder = os.path.dirname(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-",
                                          suffix="-" + os.path.basename(path))
@@ -81,11 +84,20 @@ def load(path: PathLike) -> Dict[str, np.ndarray]:
     dict of str to ndarray
         In the order they were saved.
     """
-    path = os.fspath(path)
+    path = _path(path, "load")
     if not os.path.exists(path):
         raise FileNotFoundError(f"load: no such file: '{path}'")
     with open(path, "rb") as file:
         return _read_archive(file, path)
+
+
+def _path(path: Any, op: str) -> str:
+    """``path`` as a str, with an error naming ``op`` for anything that is not a path."""
+    try:
+        return os.fspath(path)
+    except TypeError:
+        raise TypeError(f"{op}: path must be a str or os.PathLike, got "
+                        f"{type(path).__name__}") from None
 
 
 def _read_archive(file: Any, path: str) -> Dict[str, np.ndarray]:

@@ -359,6 +359,10 @@ def checked_batch_norm(x: Any, running_mean: Optional[np.ndarray],
                        num_batches_tracked: Optional[np.ndarray], op: str) -> Tensor:
     """``batch_norm`` counting batches in ``num_batches_tracked``, with errors naming ``op``."""
     check_floating(x, op)
+    if not eps > 0:                                          # also refuses NaN
+        raise ValueError(f"{op}: eps must be positive, got {eps}")
+    if momentum is not None and not 0 <= momentum <= 1:
+        raise ValueError(f"{op}: momentum must be in [0, 1] or None, got {momentum}")
     if x.ndim < 2:
         raise ValueError(f"{op}: expected an input of shape (N, C, ...), got {tuple(x.shape)}")
     channels = x.shape[1]
@@ -480,6 +484,8 @@ def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
     if isinstance(negative_slope, bool) or \
             not isinstance(negative_slope, (int, float, np.floating, np.integer)):
         raise TypeError(f"leaky_relu: negative_slope must be a number, got {negative_slope!r}")
+    if not np.isfinite(negative_slope):
+        raise ValueError(f"leaky_relu: negative_slope must be finite, got {negative_slope}")
     return LeakyReLU.apply(x, slope=float(negative_slope))
 
 

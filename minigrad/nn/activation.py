@@ -1,6 +1,7 @@
 """Activation layers: Sigmoid, ReLU, Tanh, LeakyReLU, Identity, Flatten."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from .. import functional as F
@@ -41,6 +42,8 @@ class LeakyReLU(Module):
         if isinstance(negative_slope, bool) or not isinstance(negative_slope, (int, float)):
             raise TypeError(f"LeakyReLU: negative_slope must be a number, got "
                             f"{negative_slope!r}")
+        if not math.isfinite(negative_slope):
+            raise ValueError(f"LeakyReLU: negative_slope must be finite, got {negative_slope}")
         self.negative_slope = float(negative_slope)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -54,6 +54,9 @@ class Sequential(_IndexedModules):
 
     def __init__(self, *modules: Module) -> None:
         if len(modules) == 1 and not isinstance(modules[0], Module):
+            if not hasattr(modules[0], "__iter__"):
+                raise TypeError(f"{type(self).__name__}: expected Modules or an iterable of "
+                                f"them, got {type(modules[0]).__name__}")
             modules = tuple(modules[0])                      # also accept one iterable
         super().__init__(modules)
 

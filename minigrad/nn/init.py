@@ -16,17 +16,23 @@ from ..random import default_rng
 from ..tensor import Tensor
 
 
-def _fill(tensor: Tensor, values: Any) -> Tensor:
+def _checked(tensor: Any) -> Tensor:
+    """``tensor``, if it is one."""
     if not isinstance(tensor, Tensor):
         raise TypeError(f"init: expected a Tensor or Parameter, got {type(tensor).__name__}")
-    tensor.data[...] = values
+    return tensor
+
+
+def _fill(tensor: Tensor, values: Any) -> Tensor:
+    _checked(tensor).data[...] = values
+    tensor._version += 1                     # a graph built before cannot be differentiated
     return tensor
 
 
 def fan_in(tensor: Tensor) -> int:
     """The number of inputs of each output unit: shape[0] of an (in, out) weight (in general
     the product of every axis but the last)."""
-    if tensor.ndim < 2:
+    if _checked(tensor).ndim < 2:
         raise ValueError(f"init: fan_in needs a weight of at least 2 dimensions, got shape "
                          f"{tensor.shape}")
     return math.prod(tensor.shape[:-1])
@@ -37,7 +43,7 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0,
     """Fill with samples of N(mean, std²)."""
     if std < 0:
         raise ValueError(f"normal_: std must be non-negative, got {std}")
-    return _fill(tensor, (rng or default_rng()).normal(mean, std, tensor.shape))
+    return _fill(tensor, (rng or default_rng()).normal(mean, std, _checked(tensor).shape))
 
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0,
@@ -45,7 +51,7 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0,
     """Fill with samples of U(a, b)."""
     if a > b:
         raise ValueError(f"uniform_: a ({a}) must not exceed b ({b})")
-    return _fill(tensor, (rng or default_rng()).uniform(a, b, tensor.shape))
+    return _fill(tensor, (rng or default_rng()).uniform(a, b, _checked(tensor).shape))
 
 
 def zeros_(tensor: Tensor) -> Tensor:

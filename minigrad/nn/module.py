@@ -201,6 +201,7 @@ class Module:
             for param in module._parameters.values():
                 if param is not None and param.dtype != dtype:
                     param.data = param.data.astype(dtype)
+                    param._version += 1      # a graph built before cannot be differentiated
                     if param.grad is not None:
                         param._grad = param.grad.astype(dtype)
             for name, array in list(module._buffers.items()):
@@ -275,7 +276,11 @@ class Module:
                 continue
             target = targets[key][0]
             target = target.data if targets[key][3] else target
-            array = value.data if isinstance(value, Tensor) else np.asarray(value)
+            try:
+                array = value.data if isinstance(value, Tensor) else np.asarray(value)
+            except ValueError as error:      # a ragged list
+                problems.append(f"bad value for {key}: {error}")
+                continue
             if array.shape != target.shape:
                 problems.append(f"size mismatch for {key}: expected shape {target.shape}, got "
                                 f"{array.shape}")
@@ -293,6 +298,7 @@ class Module:
             copied = np.array(array, dtype=(value.data if is_param else value).dtype, copy=True)
             if is_param:
                 value.data = copied
+                value._version += 1          # a graph built before cannot be differentiated
             else:
                 setattr(module, name, copied)
         return IncompatibleKeys(missing, unexpected)

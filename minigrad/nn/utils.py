@@ -29,7 +29,12 @@ def clip_grad_norm_(parameters: Union[Tensor, Iterable[Tensor]], max_norm: float
     float
         The global norm before clipping.
     """
-    params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    if isinstance(parameters, Tensor):
+        params = [parameters]
+    else:
+        params = list(parameters) if hasattr(parameters, "__iter__") else [parameters]
+    if not all(isinstance(p, Tensor) for p in params):
+        raise TypeError("clip_grad_norm_: expected a Tensor or an iterable of Tensors")
     if not max_norm >= 0:
         raise ValueError(f"clip_grad_norm_: max_norm must be non-negative, got {max_norm!r}")
     norm_type = float(norm_type)
