@@ -60,6 +60,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--json", default=os.path.join("out", "benchmarks.json"),
                         help="where to write the results ('' for nowhere)")
     parser.add_argument("--from-json", help="render a saved run instead of measuring")
+    parser.add_argument("--profile", metavar="WORKLOAD", choices=sorted(
+        ("W1", "W2", "W3")), help="instead: where minigrad's step spends its time (cProfile)")
+    parser.add_argument("--profile-steps", type=int, default=500,
+                        help="minigrad steps under cProfile for --profile")
     parser.add_argument("--markdown", action="store_true", help="print markdown tables")
     parser.add_argument("--update-readme", metavar="README",
                         help="also write the markdown between the benchmark markers of README")
@@ -79,9 +83,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         parser.error("--repeat, --chain and --epochs must be at least 1, --block positive")
     if args.threads is not None and args.threads < 1:
         parser.error(f"--threads must be at least 1, got {args.threads}")
+    if args.profile_steps < 1:
+        parser.error(f"--profile-steps must be at least 1, got {args.profile_steps}")
     if args.smoke:
         args.repeat, args.block, args.chain, args.epochs = 1, 0.001, 10, 1
         args.memory_steps = [3, 6]
+        args.profile_steps = 5
     return args
 
 
@@ -193,6 +200,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run, print the table (or markdown), write the JSON; returns the exit status."""
     from . import report
     args = parse_args(argv)
+    if args.profile:
+        import numpy as np
+
+        from . import hotpath
+        if args.threads is not None:
+            _limit_threads(args.threads, ())
+        print(hotpath.profile_report(args.profile, np.dtype(args.dtypes[0]), args.profile_steps))
+        return 0
     if args.from_json:
         results = report.read_json(args.from_json)
     else:

@@ -146,6 +146,15 @@ def test_script_entry_point_runs_from_a_checkout(tmp_path):
     assert json.loads(path.read_text())["overhead"][0]["length"] == 10
 
 
+def test_profile_mode_splits_the_step_and_names_the_hot_functions(capsys):
+    assert run.main(["--smoke", "--profile", "W2", "--dtypes", "float64"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("W2 tiny (64-64-64-10, batch 32), float64")
+    for phase in ("forward + loss", "backward", "optimizer step", "total"):
+        assert phase in printed
+    assert "run_backward" in printed and "cProfile over 5 minigrad steps" in printed
+
+
 def test_bad_options_are_refused():
     with pytest.raises(SystemExit, match="--only: unknown value 'speed'"):
         run.parse_args(["--only", "speed"])
