@@ -239,7 +239,10 @@ def checked_softmax_cross_entropy(logits: Any, target: Any, reduction: str, op: 
     if n == 0 or classes == 0:
         raise ValueError(f"{op}: logits of shape {tuple(logits.shape)} are empty")
     if not isinstance(target, Tensor):
-        target = np.asarray(target)
+        try:
+            target = np.asarray(target)
+        except ValueError as error:                          # a ragged list
+            raise ValueError(f"{op}: target is not an array: {error}") from None
     kind = target.dtype.kind
     if kind in "iu":
         if tuple(target.shape) != (n,):
