@@ -34,11 +34,11 @@ class Affine:
         W, b = self.params
         return x @ W + b
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
+    def backward(self, dout: np.ndarray, need_dx: bool = True) -> Optional[np.ndarray]:
         W, _ = self.params
         np.matmul(self.x.T, dout, out=self.grads[0])        # kept buffers: no allocator churn
         np.sum(dout, axis=0, out=self.grads[1])
-        return dout @ W.T
+        return dout @ W.T if need_dx else None
 
 
 class Relu:
@@ -198,10 +198,12 @@ class ReferenceMLP:
         return x
 
     def backward(self) -> None:
-        """Fill every layer's ``grads`` from the last ``loss``."""
+        """Fill every layer's ``grads`` from the last ``loss`` (the input's gradient, which no
+        one uses, is not computed: minigrad skips it too, the input not requiring grad)."""
         dout = self.last_layer.backward()
-        for layer in reversed(self.layers):
+        for layer in reversed(self.layers[1:]):
             dout = layer.backward(dout)
+        self.layers[0].backward(dout, need_dx=False)        # nobody needs d(loss)/d(input)
 
 
 def _he_affine(fan_in: int, fan_out: int, dtype: type, rng: np.random.Generator) -> Affine:
