@@ -159,6 +159,15 @@ def test_float32_near_its_largest_value(scale):
     np.testing.assert_array_equal(t[0], [1.0, -1.0, 0.0])
 
 
+def test_cross_entropy_at_the_float32_limits():
+    big = FINFO32.max
+    z = mg.tensor(np.array([[big, -big], [-big, big]], dtype=np.float32), requires_grad=True)
+    loss = F.softmax_cross_entropy(z, np.array([0, 1]))
+    loss.backward()
+    assert loss.item() == 0.0 and loss.dtype == np.float32
+    np.testing.assert_array_equal(z.grad.data, np.zeros((2, 2), dtype=np.float32))
+
+
 def test_float32_near_its_smallest_values():
     tiny = np.array([FINFO32.tiny, FINFO32.smallest_subnormal, -FINFO32.tiny], dtype=np.float32)
     x = mg.tensor(tiny, requires_grad=True)

@@ -165,7 +165,8 @@ class SoftmaxCrossEntropy(Function):
 
     def forward(self, z: np.ndarray, t: np.ndarray, reduction: str = "mean") -> np.ndarray:
         self.reduction = reduction
-        shifted = z - z.max(axis=1, keepdims=True)          # ≤ 0, so exp never overflows
+        with np.errstate(over="ignore"):   # below −max float: −inf, and e^−inf = 0 exactly
+            shifted = z - z.max(axis=1, keepdims=True)      # ≤ 0, so exp never overflows
         exp = np.exp(shifted)
         sum_exp = exp.sum(axis=1, keepdims=True)
         log_p = shifted
