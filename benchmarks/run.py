@@ -40,14 +40,21 @@ def reexec_without_blas_overrides(argv: Sequence[str], as_module: bool) -> None:
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split(
-        "\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Time minigrad against hand-written NumPy (the floor), PyTorch CPU and "
+                    "scikit-learn, interleaved in one process; print medians and ratios.",
+        epilog="examples: python -m benchmarks --only train --workloads W2 --repeat 5; "
+               "python -m benchmarks --profile W1; "
+               "python -m benchmarks --update-readme README.md",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--smoke", action="store_true",
                         help="tiny sizes, one repetition: checks the code runs, measures nothing")
     parser.add_argument("--only", default=",".join(SECTIONS),
                         help=f"comma-separated sections to run, of {', '.join(SECTIONS)}")
     parser.add_argument("--workloads", default="W1,W2,W3", help="training-step workloads")
-    parser.add_argument("--dtypes", default="float32,float64")
+    parser.add_argument("--dtypes", default="float32,float64",
+                        help="the first one is used by the per-op, memory and profile runs")
     parser.add_argument("--competitors", default=",".join(COMPETITORS),
                         help="those not installed are skipped")
     parser.add_argument("--repeat", type=int, default=7, help="interleaved repetitions")
