@@ -1,4 +1,4 @@
-"""In-place ops: values, version counter, the leaf rule, and the error for a modified saved tensor."""
+"""In-place ops: values, versions, the leaf rule and the error for a modified saved tensor."""
 import numpy as np
 import pytest
 from hypothesis import given
