@@ -276,16 +276,6 @@ def _check_alive(fn: Function) -> None:
         raise RuntimeError(_FREED.format(op=fn.name))
 
 
-def _check_versions(fn: Function) -> None:
-    """Refuse to run a backward whose inputs or output were modified in place since forward."""
-    if fn._versions != tuple([t._version for t in fn.inputs]):
-        raise anomaly.modified_error(fn)
-    for ref in fn._output_refs:
-        out = ref()
-        if out is not None and out._version != fn._out_version:
-            raise anomaly.modified_error(fn)
-
-
 def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_graph: bool,
                  create_graph: bool, accumulate: bool = True,
                  capture: Optional[Sequence[Any]] = None) -> dict:
@@ -320,10 +310,13 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
         while heap:
             fn = heapq.heappop(heap)[1]
             _check_alive(fn)
-            _check_versions(fn)
+            if fn._versions != tuple([t._version for t in fn.inputs]):
+                raise anomaly.modified_error(fn)     # an input was modified in place since
             grads = []
             for index, ref in enumerate(fn._output_refs):
                 out = ref()
+                if out is not None and out._version != fn._out_version:
+                    raise anomaly.modified_error(fn)     # so was the output
                 entry = pending.pop(id(out), None) if out is not None else None
                 if entry is None:
                     grads.append(_zero_grad(fn, index))
