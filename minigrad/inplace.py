@@ -7,8 +7,10 @@ tensor instead of returning a gradient computed from the wrong values.
 
 Three cases, by what the update touches:
 
-- a leaf not recorded (plain data, or a parameter under ``no_grad``): the new values are written
-  into the tensor's own buffer, so every alias of the array sees them (an optimizer step);
+- a leaf not recorded (plain data, a gradient, or a parameter under ``no_grad``): the new values
+  are written into the tensor's own buffer, so every alias of the array sees them (an optimizer
+  step). A read-only buffer (a broadcast view, as the gradient of a sum often is) is replaced by
+  a fresh array instead;
 - a recorded update (grad mode on and the tensor or the operand requires grad): the update is
   an ordinary op on the old value, so it is differentiable. The old value moves to a new Tensor
   object that takes the tensor's former place in the graph, and the tensor becomes the op's
@@ -82,12 +84,11 @@ def _checked(tensor: Tensor, name: str, result: Tensor) -> Tensor:
 
 
 def _write(tensor: Tensor, name: str, values: np.ndarray) -> None:
-    """Copy ``values`` into the tensor's own buffer."""
-    try:
+    """Copy ``values`` into the tensor's own buffer (a fresh one if it is read-only)."""
+    if tensor.data.flags.writeable:
         np.copyto(tensor.data, values, casting="same_kind")
-    except ValueError as error:      # a read-only array, e.g. a broadcast view
-        raise ValueError(f"{name}: cannot write into this tensor's data (shape "
-                         f"{tensor.shape}): {error}") from None
+    else:                            # a broadcast view, e.g. the gradient of a sum
+        tensor.data = values.astype(tensor.dtype)
 
 
 def _record(tensor: Tensor, name: str, op: Callable[..., Tensor], args: tuple) -> None:

@@ -226,7 +226,23 @@ def test_integer_tensor_refuses_a_float_result():
     assert t.dtype == np.int64
 
 
-def test_read_only_data_raises_naming_the_op():
-    t = mg.tensor([1.0, 2.0]).broadcast_to(3, 2)
-    with pytest.raises(ValueError, match="add_"):
-        t.add_(1.0)
+def test_a_gradient_can_be_scaled_and_zeroed_in_place():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    x.sum().backward()                   # the gradient of a sum: a read-only broadcast view
+    x.grad.mul_(0.5)                     # gradient clipping, PyTorch style
+    np.testing.assert_array_equal(x.grad.data, [0.5, 0.5])
+    x.grad += 1.0
+    np.testing.assert_array_equal(x.grad.data, [1.5, 1.5])
+    x.grad.zero_()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0])
+    assert x.grad.dtype == np.float64 and x.grad._version == 3
+
+
+def test_a_read_only_broadcast_view_gets_a_fresh_array():
+    base = mg.tensor([1.0, 2.0])
+    t = base.broadcast_to(3, 2)
+    t.add_(1.0)
+    np.testing.assert_array_equal(t.data, [[2.0, 3.0]] * 3)
+    np.testing.assert_array_equal(base.data, [1.0, 2.0])
+    t.add_(1.0)                          # now its own, writable buffer
+    np.testing.assert_array_equal(t.data, [[3.0, 4.0]] * 3)
