@@ -117,3 +117,16 @@ def test_float32_overflow_is_caught():
     with mg.detect_anomaly():
         with pytest.raises(RuntimeError, match=r"Exp produced Inf in output 0 \(shape \(1,\)\)"):
             x.exp()
+
+
+def test_an_op_inside_a_layer_is_blamed_on_the_users_line():
+    layer = mg.nn.Linear(2, 2)
+    with mg.no_grad():
+        layer.weight.fill_(float("inf"))
+    x = mg.tensor(np.array([[1.0, -1.0]], dtype=np.float32))
+    with mg.detect_anomaly():
+        with pytest.raises(RuntimeError) as info:
+            layer(x)   # MARK-layer
+    message = str(info.value)
+    assert "produced NaN" in message and "input 1 already held" in message
+    assert f"test_anomaly.py:{_line_of('MARK-layer')}" in message
