@@ -1,14 +1,16 @@
 """Timing competitors side by side, and describing the machine the numbers came from.
 
 Shared machines are noisy, so absolute times mean little while ratios measured in one process,
-interleaved, mean a lot: ``compare`` runs every competitor's block of calls in turn, rotating the
+interleaved, mean a lot: ``compare`` runs every competitor's block of calls in turn, in a new
 order each repetition, and reports the median time per call of each.
 """
 from __future__ import annotations
 
 import datetime
+import itertools
 import os
 import platform
+import random
 import resource
 import statistics
 import sys
@@ -28,6 +30,17 @@ def _time_block(step: Step, number: int) -> float:
     return (time.perf_counter() - start) / number
 
 
+def _time_calls(step: Step, number: int) -> List[float]:
+    """Seconds of each of ``number`` consecutive calls of ``step``."""
+    clock = time.perf_counter
+    times = []
+    for _ in range(number):
+        start = clock()
+        step()
+        times.append(clock() - start)
+    return times
+
+
 def calibrate(step: Step, block_seconds: float, warmup: int = 2) -> int:
     """How many calls of ``step`` fill about ``block_seconds`` (at least one), after warm-up."""
     for _ in range(warmup):
@@ -40,28 +53,41 @@ def calibrate(step: Step, block_seconds: float, warmup: int = 2) -> int:
     return max(1, int(block_seconds / max(per_call, 1e-9)))
 
 
-def compare(steps: Dict[str, Step], repeat: int, block_seconds: float,
-            warmup: int = 2) -> Dict[str, Dict[str, Any]]:
-    """Time each competitor's ``step`` ``repeat`` times, interleaved.
+def compare(steps: Dict[str, Step], repeat: int, block_seconds: float, warmup: int = 2,
+            settle: float = 0.05, seed: int = 0) -> Dict[str, Dict[str, Any]]:
+    """Time each competitor's ``step`` in ``repeat`` interleaved blocks of about
+    ``block_seconds``.
 
-    Returns, per competitor, ``median_s`` (the median seconds per call), ``times_s`` (one entry
-    per repetition), ``number`` (calls per timed block) and ``faults_per_call`` (minor page
-    faults, a noise-free sign of allocator churn). Repetition r starts with the r-th
-    competitor, so none always runs first or right after the same neighbour.
+    The order of the competitors changes every repetition (the permutations in a seeded random
+    order), so each follows every other about equally often. Before each block the process
+    sleeps ``settle`` seconds and makes one untimed call: thread pools spin-wait for a while
+    after a call (OpenBLAS, OpenMP), and without the pause the previous library's spinning
+    threads would slow down the next competitor on a machine with few cores.
+
+    Returns, per competitor, ``median_s`` (the median over every timed call, so one slow call
+    moves it little), ``times_s`` (the mean of each block), ``number`` (calls per block) and
+    ``faults_per_call`` (minor page faults, a noise-free sign of allocator churn).
     """
     numbers = {name: calibrate(step, block_seconds, warmup) for name, step in steps.items()}
-    times: Dict[str, List[float]] = {name: [] for name in steps}
+    orders = list(itertools.permutations(steps))
+    random.Random(seed).shuffle(orders)
+    calls: Dict[str, List[float]] = {name: [] for name in steps}
+    blocks: Dict[str, List[float]] = {name: [] for name in steps}
     faults = dict.fromkeys(steps, 0)
-    names = list(steps)
     for r in range(repeat):
-        for name in names[r % len(names):] + names[:r % len(names)]:
+        for name in orders[r % len(orders)]:
+            if settle > 0:
+                time.sleep(settle)
+            steps[name]()
             before = minor_faults()
-            times[name].append(_time_block(steps[name], numbers[name]))
+            timed = _time_calls(steps[name], numbers[name])
             faults[name] += minor_faults() - before
-    return {name: {"median_s": statistics.median(times[name]), "times_s": times[name],
+            calls[name] += timed
+            blocks[name].append(sum(timed) / len(timed))
+    return {name: {"median_s": statistics.median(calls[name]), "times_s": blocks[name],
                    "number": numbers[name],
                    "faults_per_call": faults[name] / (repeat * numbers[name])}
-            for name in names}
+            for name in steps}
 
 
 def minor_faults() -> int:

@@ -222,8 +222,8 @@ def render(results: Dict[str, Any], markdown: bool = False) -> str:
     machine = machine_lines(results["machine"])
     parts.append("\n".join(f"- {line}" for line in machine) if markdown else "\n".join(machine))
     smoke = "mode: smoke (tiny sizes, not a measurement); " if settings.get("smoke") else ""
-    parts.append(f"{smoke}medians of {settings.get('repeat')} interleaved repetitions, "
-                 f"blocks of about {settings.get('block_seconds')} s")
+    parts.append(f"{smoke}medians over every call of {settings.get('repeat')} interleaved "
+                 f"repetitions in blocks of about {settings.get('block_seconds')} s")
     sections = [("train", "Training step: median ms per step (ratio to hand-written NumPy)",
                  train_table),
                 ("overhead", "Per-op overhead: chain of elementwise multiplications, forward "

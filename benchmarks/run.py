@@ -60,6 +60,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=7, help="interleaved repetitions")
     parser.add_argument("--block", type=float, default=0.2,
                         help="seconds per timed block of calls")
+    parser.add_argument("--settle", type=float, default=0.05,
+                        help="seconds of pause before each block, so the previous "
+                             "competitor's spinning threads go idle")
     parser.add_argument("--chain", type=int, default=1000, help="ops in the per-op chain")
     parser.add_argument("--epochs", type=int, default=30, help="digits end-to-end epochs")
     parser.add_argument("--memory-steps", default="200,2000",
@@ -86,14 +89,16 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     args.memory_steps = [int(n) for n in args.memory_steps.split(",")]
     if len(args.memory_steps) != 2 or not 0 < args.memory_steps[0] < args.memory_steps[1]:
         parser.error(f"--memory-steps needs two increasing counts, got {args.memory_steps}")
-    if args.repeat < 1 or args.block <= 0 or args.chain < 1 or args.epochs < 1:
-        parser.error("--repeat, --chain and --epochs must be at least 1, --block positive")
+    if args.repeat < 1 or args.block <= 0 or args.chain < 1 or args.epochs < 1 or \
+            args.settle < 0:
+        parser.error("--repeat, --chain and --epochs must be at least 1, --block positive, "
+                     "--settle not negative")
     if args.threads is not None and args.threads < 1:
         parser.error(f"--threads must be at least 1, got {args.threads}")
     if args.profile_steps < 1:
         parser.error(f"--profile-steps must be at least 1, got {args.profile_steps}")
     if args.smoke:
-        args.repeat, args.block, args.chain, args.epochs = 1, 0.001, 10, 1
+        args.repeat, args.block, args.chain, args.epochs, args.settle = 1, 0.001, 10, 1, 0.0
         args.memory_steps = [3, 6]
         args.profile_steps = 5
     return args
@@ -127,6 +132,7 @@ def run(args: argparse.Namespace, log: Any = print) -> Dict[str, Any]:
     results: Dict[str, Any] = {
         "machine": harness.machine_info(removed),
         "settings": {"smoke": args.smoke, "repeat": args.repeat, "block_seconds": args.block,
+                     "settle_seconds": args.settle,
                      "competitors": list(competitors), "threads": args.threads},
         "train": [], "overhead": [], "digits": [], "memory": [],
     }
@@ -139,7 +145,7 @@ def run(args: argparse.Namespace, log: Any = print) -> Dict[str, Any]:
             for dtype in args.dtypes:
                 log(f"train step {name} {dtype} ...")
                 steps = workloads.steps_for(workload, np.dtype(dtype), train_competitors)
-                timing = harness.compare(steps, args.repeat, args.block)
+                timing = harness.compare(steps, args.repeat, args.block, settle=args.settle)
                 results["train"].append({
                     "workload": name, "title": workload.title, "describe": workload.describe(),
                     "dtype": dtype,
@@ -152,7 +158,8 @@ def run(args: argparse.Namespace, log: Any = print) -> Dict[str, Any]:
             dtype = args.dtypes[0]
             log(f"per-op overhead {shape} {dtype} ...")
             chains = overhead.chains_for(shape, args.chain, np.dtype(dtype), competitors)
-            timing = harness.compare(chains, args.repeat, args.block)
+            timing = harness.compare(chains, args.repeat, args.block,
+                                     settle=args.settle)
             results["overhead"].append({
                 "shape": str(shape), "dtype": dtype, "length": args.chain,
                 "us_per_op": {c: t["median_s"] / args.chain * 1e6 for c, t in timing.items()}})
