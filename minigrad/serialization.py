@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-import zipfile
-import zlib
-from typing import Any, Dict, Union
+from typing import Any, Dict, Optional, Union
 
 import numpy as np
 
@@ -100,6 +98,45 @@ def _path(path: Any, op: str) -> str:
                         f"{type(path).__name__}") from None
 
 
+def _count_members(file: Any) -> Optional[int]:
+    """How many arrays the archive holds, found by walking its local headers one after the other
+    (None when a header keeps its size elsewhere). A damaged central directory can hide members
+    from the zip reader; this count does not depend on it."""
+    count = offset = 0
+    while True:
+        file.seek(offset)
+        header = file.read(30)
+        if len(header) < 30 or not header.startswith(_ZIP_MAGIC):
+            return count
+        flags, size, plain, name_length, extra_length = (
+            int.from_bytes(header[a:b], "little")
+            for a, b in ((6, 8), (18, 22), (22, 26), (26, 28), (28, 30)))
+        if flags & 0x08:                     # sizes in a data descriptor after the data
+            return None
+        if size == 0xFFFFFFFF:               # zip64 (as np.savez writes): sizes in an extra field
+            file.seek(offset + 30 + name_length)
+            size = _zip64_size(file.read(extra_length), plain == 0xFFFFFFFF)
+            if size is None:
+                return None
+        offset += 30 + name_length + extra_length + size
+        count += 1
+
+
+def _zip64_size(extra: bytes, has_plain_size: bool) -> Optional[int]:
+    """The compressed size in a zip64 extra field (tag 1), after the plain size if present."""
+    i = 0
+    while i + 4 <= len(extra):
+        tag = int.from_bytes(extra[i:i + 2], "little")
+        length = int.from_bytes(extra[i + 2:i + 4], "little")
+        field = extra[i + 4:i + 4 + length]
+        if tag == 1:
+            start = 8 if has_plain_size else 0
+            size = field[start:start + 8]
+            return int.from_bytes(size, "little") if len(size) == 8 else None
+        i += 4 + length
+    return None
+
+
 def _read_archive(file: Any, path: str) -> Dict[str, np.ndarray]:
     """Every array of the open .npz ``file``, with format errors turned into ValueError."""
     magic = file.read(6)
@@ -115,14 +152,26 @@ def _read_archive(file: Any, path: str) -> Dict[str, np.ndarray]:
             what = "it is not an .npz archive"
         raise ValueError(f"load: cannot read '{path}': {what} (write checkpoints with mg.save)")
     try:
+        stored = _count_members(file)
+        file.seek(0)
         archive = np.load(file, allow_pickle=False)
         with archive:
+            if stored is not None and stored != len(archive.files):
+                raise ValueError(f"load: cannot read '{path}': the file is corrupted (its "
+                                 f"directory lists {len(archive.files)} arrays but it holds "
+                                 f"{stored})")
             return {name: archive[name] for name in archive.files}
     except ValueError as error:
         message = str(error)
+        if message.startswith("load: "):
+            raise
         if "pickle" in message.lower():
             message = "it contains pickled data, which is refused (allow_pickle=False)"
         raise ValueError(f"load: cannot read '{path}': {message}") from None
-    except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError) as error:
+    except MemoryError:
+        raise
+    except Exception as error:
+        # BadZipFile, zlib.error, EOFError, NotImplementedError (a damaged 'version needed'
+        # field), struct.error...: whatever a damaged archive makes the parser raise
         raise ValueError(f"load: cannot read '{path}': the file is truncated or corrupted "
                          f"({type(error).__name__}: {error})") from None
