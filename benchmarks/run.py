@@ -122,9 +122,7 @@ def available(competitors: Sequence[str]) -> tuple:
 
 def run(args: argparse.Namespace, log: Any = print) -> Dict[str, Any]:
     """Measure the chosen sections and return the results dict (see ``report.py``)."""
-    import numpy as np
-
-    from . import digits, harness, memory, overhead, workloads
+    from . import harness
     removed = json.loads(os.environ.get(_REMOVED_ENV, "{}"))
     competitors = available(args.competitors)
     if args.threads is not None:
@@ -132,70 +130,104 @@ def run(args: argparse.Namespace, log: Any = print) -> Dict[str, Any]:
     results: Dict[str, Any] = {
         "machine": harness.machine_info(removed),
         "settings": {"smoke": args.smoke, "repeat": args.repeat, "block_seconds": args.block,
-                     "settle_seconds": args.settle,
-                     "competitors": list(competitors), "threads": args.threads},
-        "train": [], "overhead": [], "digits": [], "memory": [],
+                     "settle_seconds": args.settle, "competitors": list(competitors),
+                     "threads": args.threads},
     }
-    sized = (lambda w: w.smoke()) if args.smoke else (lambda w: w)
-
-    if "train" in args.only:
-        train_competitors = tuple(c for c in competitors if c != "sklearn")
-        for name in args.workloads:
-            workload = sized(workloads.WORKLOADS[name])
-            for dtype in args.dtypes:
-                log(f"train step {name} {dtype} ...")
-                steps = workloads.steps_for(workload, np.dtype(dtype), train_competitors)
-                timing = harness.compare(steps, args.repeat, args.block, settle=args.settle)
-                results["train"].append({
-                    "workload": name, "title": workload.title, "describe": workload.describe(),
-                    "dtype": dtype,
-                    "median_s": {c: t["median_s"] for c, t in timing.items()},
-                    "times_s": {c: t["times_s"] for c, t in timing.items()},
-                    "faults_per_step": {c: t["faults_per_call"] for c, t in timing.items()}})
-
-    if "overhead" in args.only:
-        for shape in ((1,), (100,)):
-            dtype = args.dtypes[0]
-            log(f"per-op overhead {shape} {dtype} ...")
-            chains = overhead.chains_for(shape, args.chain, np.dtype(dtype), competitors)
-            timing = harness.compare(chains, args.repeat, args.block,
-                                     settle=args.settle)
-            results["overhead"].append({
-                "shape": str(shape), "dtype": dtype, "length": args.chain,
-                "us_per_op": {c: t["median_s"] / args.chain * 1e6 for c, t in timing.items()}})
-
-    if "digits" in args.only:
-        data = digits.load_data()
-        if data is None:
-            log("digits: no data set (minigrad.data or scikit-learn needed); skipped")
-        for dtype in args.dtypes if data is not None else ():
-            log(f"digits end to end {dtype} ...")
-            fits: Dict[str, List[Dict[str, Any]]] = {}
-            fitters = digits.fitters_for(competitors)
-            for r in range(args.repeat if args.smoke else min(args.repeat, 3)):
-                names = list(fitters)
-                for name in names[r % len(names):] + names[:r % len(names)]:
-                    fits.setdefault(name, []).append(
-                        fitters[name](data, np.dtype(dtype), args.epochs))
-            results["digits"].append({"dtype": dtype, "fits": {
-                name: dict(runs[0], fit_s=float(np.median([f["fit_s"] for f in runs])),
-                           fit_runs_s=[f["fit_s"] for f in runs])
-                for name, runs in fits.items()}})
-
-    if "memory" in args.only:
-        workload = sized(workloads.WORKLOADS["W1"])
-        dtype = np.dtype(args.dtypes[0])
-        log(f"memory W1 {dtype} ...")
-        row: Dict[str, Any] = {"workload": "W1", "dtype": dtype.name, "competitors": {}}
-        for name in (c for c in ("numpy", "minigrad") if c in competitors):
-            step = workloads.steps_for(workload, dtype, (name,))[name]
-            entry = memory.traced_step(step)
-            entry["rss"] = memory.rss_over_steps(step, *args.memory_steps) \
-                if name == "minigrad" else None
-            row["competitors"][name] = entry
-        results["memory"].append(row)
+    sections = {"train": _train, "overhead": _overhead, "digits": _digits, "memory": _memory}
+    for key, measure in sections.items():
+        results[key] = measure(args, competitors, log) if key in args.only else []
     results["machine"]["load_average_after"] = harness.load_average()
     return results
+
+
+def _sized(workload: Any, args: argparse.Namespace) -> Any:
+    """The workload, or its tiny version in smoke mode."""
+    return workload.smoke() if args.smoke else workload
+
+
+def _train(args: argparse.Namespace, competitors: tuple, log: Any) -> List[Dict[str, Any]]:
+    """One full training step of each workload and dtype, every competitor interleaved."""
+    import numpy as np
+
+    from . import harness, workloads
+    rows = []
+    for name in args.workloads:
+        workload = _sized(workloads.WORKLOADS[name], args)
+        for dtype in args.dtypes:
+            log(f"train step {name} {dtype} ...")
+            steps = workloads.steps_for(workload, np.dtype(dtype),
+                                        tuple(c for c in competitors if c != "sklearn"))
+            timing = harness.compare(steps, args.repeat, args.block, settle=args.settle)
+            rows.append({"workload": name, "title": workload.title,
+                         "describe": workload.describe(), "dtype": dtype,
+                         "median_s": {c: t["median_s"] for c, t in timing.items()},
+                         "times_s": {c: t["times_s"] for c, t in timing.items()},
+                         "faults_per_step": {c: t["faults_per_call"]
+                                             for c, t in timing.items()}})
+    return rows
+
+
+def _overhead(args: argparse.Namespace, competitors: tuple, log: Any) -> List[Dict[str, Any]]:
+    """µs per op of a chain of elementwise ops on shapes (1,) and (100,)."""
+    import numpy as np
+
+    from . import harness, overhead
+    rows = []
+    dtype = args.dtypes[0]
+    for shape in ((1,), (100,)):
+        log(f"per-op overhead {shape} {dtype} ...")
+        chains = overhead.chains_for(shape, args.chain, np.dtype(dtype), competitors)
+        timing = harness.compare(chains, args.repeat, args.block, settle=args.settle)
+        rows.append({"shape": str(shape), "dtype": dtype, "length": args.chain,
+                     "us_per_op": {c: t["median_s"] / args.chain * 1e6
+                                   for c, t in timing.items()}})
+    return rows
+
+
+def _digits(args: argparse.Namespace, competitors: tuple, log: Any) -> List[Dict[str, Any]]:
+    """Fit time (median of up to 3 interleaved fits) and test accuracy on the digits."""
+    import time
+
+    import numpy as np
+
+    from . import digits
+    data = digits.load_data()
+    if data is None:
+        log("digits: no data set (minigrad.data or scikit-learn needed); skipped")
+        return []
+    rows = []
+    fitters = digits.fitters_for(competitors)
+    names = list(fitters)
+    for dtype in args.dtypes:
+        log(f"digits end to end {dtype} ...")
+        fits: Dict[str, List[Dict[str, Any]]] = {name: [] for name in names}
+        for r in range(min(args.repeat, 3)):
+            for name in names[r % len(names):] + names[:r % len(names)]:
+                time.sleep(args.settle)
+                fits[name].append(fitters[name](data, np.dtype(dtype), args.epochs))
+        rows.append({"dtype": dtype, "fits": {
+            name: dict(runs[0], fit_s=float(np.median([f["fit_s"] for f in runs])),
+                       fit_runs_s=[f["fit_s"] for f in runs])
+            for name, runs in fits.items()}})
+    return rows
+
+
+def _memory(args: argparse.Namespace, competitors: tuple, log: Any) -> List[Dict[str, Any]]:
+    """Traced peak and retained memory of a W1 step; minigrad's RSS over many steps."""
+    import numpy as np
+
+    from . import memory, workloads
+    workload = _sized(workloads.WORKLOADS["W1"], args)
+    dtype = np.dtype(args.dtypes[0])
+    log(f"memory W1 {dtype} ...")
+    row: Dict[str, Any] = {"workload": "W1", "dtype": dtype.name, "competitors": {}}
+    for name in (c for c in ("numpy", "minigrad") if c in competitors):
+        step = workloads.steps_for(workload, dtype, (name,))[name]
+        entry = memory.traced_step(step)
+        entry["rss"] = memory.rss_over_steps(step, *args.memory_steps) \
+            if name == "minigrad" else None
+        row["competitors"][name] = entry
+    return [row]
 
 
 def _limit_threads(threads: int, competitors: Sequence[str]) -> None:
