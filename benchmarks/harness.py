@@ -158,7 +158,8 @@ def _blas_info() -> List[Dict[str, Any]]:
     threadpoolctl = optional_import("threadpoolctl")
     if threadpoolctl is None:
         return []
-    keys = ("user_api", "internal_api", "prefix", "version", "architecture", "num_threads")
+    keys = ("user_api", "internal_api", "prefix", "filepath", "version", "architecture",
+            "num_threads")
     return [{k: pool.get(k) for k in keys} for pool in threadpoolctl.threadpool_info()]
 
 
