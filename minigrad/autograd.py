@@ -213,7 +213,11 @@ def _as_tensors(inputs: Sequence[Any], op: str = "") -> tuple:
 
 def _convert(inputs: Sequence[Any]) -> tuple:
     """The conversion behind ``_as_tensors``."""
-    like = next((x.data for x in inputs if isinstance(x, Tensor)), None)
+    like = None
+    for x in inputs:
+        if isinstance(x, Tensor):
+            like = x.data
+            break
     converted = []
     for x in inputs:
         if isinstance(x, Tensor):
@@ -309,7 +313,8 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
     with _set_grad_enabled(create_graph):
         while heap:
             fn = heapq.heappop(heap)[1]
-            _check_alive(fn)
+            if fn.inputs is None:
+                _check_alive(fn)                     # raises: freed by an earlier backward
             if fn._versions != tuple([t._version for t in fn.inputs]):
                 raise anomaly.modified_error(fn)     # an input was modified in place since
             grads = []
@@ -329,8 +334,12 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
                 grads.append(grad)
             if _anomaly_enabled:
                 in_grads = anomaly.checked_backward(fn, grads, create_graph)
-            else:
+            elif create_graph:
                 in_grads = _call_backward(fn, grads, create_graph)
+            else:
+                in_grads = fn.backward(*grads)
+                if type(in_grads) is not tuple or len(in_grads) != len(fn.inputs):
+                    in_grads = _checked_count(fn, in_grads)
             if _tracers:
                 for tracer in _tracers:
                     tracer(fn, grads, in_grads)
@@ -385,6 +394,11 @@ def _call_backward(fn: Function, grads: list, create_graph: bool) -> tuple:
         result = _mark_once_differentiable(fn, result)
     else:
         result = fn.backward(*grads)
+    return _checked_count(fn, result)
+
+
+def _checked_count(fn: Function, result: Any) -> tuple:
+    """What ``fn.backward`` returned as a tuple of one gradient per input."""
     if type(result) is not tuple:
         result = (result,)
     if len(result) != len(fn.inputs):
