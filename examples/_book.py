@@ -13,6 +13,7 @@ import numpy as np
 from minigrad import nn
 from minigrad.data import DataLoader, load_digits
 from minigrad.data._files import atomic_write
+from minigrad.train import blas_threads
 
 
 def parse_args(doc: str, **extra: Any) -> argparse.Namespace:
@@ -80,5 +81,4 @@ def figure(out: str, name: str, draw: Callable[[Any], Any]) -> None:
 
 def limit_blas_threads() -> Any:
     """One BLAS thread: for these small matrices more threads only cost time."""
-    from threadpoolctl import threadpool_limits
-    return threadpool_limits(limits=1, user_api="blas")
+    return blas_threads(1)

@@ -8,7 +8,6 @@ ends with the line ``test accuracy: 0.XXXX``; ``--out DIR`` keeps a checkpoint t
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 import time
@@ -161,6 +160,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     try:
         config = _train_config(args)
+        from .train import blas_threads
         with blas_threads(args.threads):
             return train_command(config, out=args.out or args.resume, resume=args.resume,
                                  data_root=args.data_root, progress=args.progress)
@@ -170,15 +170,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (OSError, ValueError) as error:
         print(f"minigrad train: error: {error}", file=sys.stderr)
         return 1
-
-
-def blas_threads(n: int) -> Any:
-    """A context limiting NumPy's BLAS to ``n`` threads (via threadpoolctl when installed)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=n, user_api="blas")
 
 
 def _train_config(args: argparse.Namespace) -> Dict[str, Any]:

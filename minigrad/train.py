@@ -6,6 +6,7 @@ evaluation runs under ``no_grad`` in eval mode.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -313,3 +314,17 @@ def _read_json(path: str) -> Any:
         raise ValueError(f"load_checkpoint: {path} is missing") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"load_checkpoint: {path} is not valid JSON ({error})") from None
+
+
+def blas_threads(n: int) -> Any:
+    """A context limiting NumPy's BLAS to ``n`` threads while training small networks.
+
+    For matrices this small (tens of rows), extra BLAS threads mostly wait on each other,
+    badly so on a busy machine. Uses threadpoolctl when it is installed (``pip install
+    threadpoolctl``); without it this does nothing.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=n, user_api="blas")
