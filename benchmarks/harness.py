@@ -15,7 +15,7 @@ import resource
 import statistics
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -118,8 +118,10 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def machine_info(removed_env: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
-    """What a reader needs to judge the numbers: CPU, cores, versions, BLAS and threads."""
+def machine_info(removed_env: Optional[Dict[str, str]] = None,
+                 competitors: Sequence[str] = ("torch", "sklearn")) -> Dict[str, Any]:
+    """What a reader needs to judge the numbers: CPU, cores, versions, BLAS and threads
+    (PyTorch and scikit-learn are imported, and described, only when among ``competitors``)."""
     info: Dict[str, Any] = {
         "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
         "cpu": cpu_name(),
@@ -136,10 +138,10 @@ def machine_info(removed_env: Optional[Dict[str, str]] = None) -> Dict[str, Any]
         info["minigrad"] = minigrad.__version__
     except ImportError:  # pragma: no cover - the benchmarks live beside the package
         info["minigrad"] = None
-    torch = optional_import("torch")
+    torch = optional_import("torch") if "torch" in competitors else None
     info["torch"] = None if torch is None else {
         "version": torch.__version__, "threads": torch.get_num_threads()}
-    sklearn = optional_import("sklearn")
+    sklearn = optional_import("sklearn") if "sklearn" in competitors else None
     info["sklearn"] = None if sklearn is None else sklearn.__version__
     return info
 

@@ -202,9 +202,9 @@ def machine_lines(machine: Dict[str, Any]) -> List[str]:
         kept = ", ".join(f"{k}={v}" for k, v in machine["openblas_env"].items())
         lines.append(f"OpenBLAS overrides in force: {kept}")
     torch = machine.get("torch")
-    lines.append("PyTorch: not installed" if torch is None else
+    lines.append("PyTorch: not installed or not compared" if torch is None else
                  f"PyTorch {torch['version']} CPU, {torch['threads']} threads")
-    lines.append("scikit-learn: " + (machine.get("sklearn") or "not installed"))
+    lines.append("scikit-learn: " + (machine.get("sklearn") or "not installed or not compared"))
     load = machine.get("load_average")
     after = machine.get("load_average_after")
     busy = "" if not load else (f"; load average {load[0]:.2f} before" +

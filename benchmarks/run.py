@@ -114,10 +114,18 @@ def _choices(text: str, allowed: Sequence[str], option: str) -> List[str]:
 
 
 def available(competitors: Sequence[str]) -> tuple:
-    """The requested competitors that are installed (NumPy and minigrad always are)."""
-    from .harness import optional_import
-    return tuple(c for c in competitors
-                 if c in ("numpy", "minigrad") or optional_import(c) is not None)
+    """The requested competitors that are installed (NumPy and minigrad always are), without
+    importing the others."""
+    return tuple(c for c in competitors if c in ("numpy", "minigrad") or _installed(c))
+
+
+def _installed(module: str) -> bool:
+    """Whether ``module`` can be imported (found on the path, not imported)."""
+    import importlib.util
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):       # ValueError: a module set to None in sys.modules
+        return False
 
 
 def run(args: argparse.Namespace, log: Any = print) -> Dict[str, Any]:
@@ -128,7 +136,7 @@ def run(args: argparse.Namespace, log: Any = print) -> Dict[str, Any]:
     if args.threads is not None:
         _limit_threads(args.threads, competitors)
     results: Dict[str, Any] = {
-        "machine": harness.machine_info(removed),
+        "machine": harness.machine_info(removed, competitors),
         "settings": {"smoke": args.smoke, "repeat": args.repeat, "block_seconds": args.block,
                      "settle_seconds": args.settle, "competitors": list(competitors),
                      "threads": args.threads},
@@ -213,7 +221,7 @@ def _digits(args: argparse.Namespace, competitors: tuple, log: Any) -> List[Dict
 
 
 def _memory(args: argparse.Namespace, competitors: tuple, log: Any) -> List[Dict[str, Any]]:
-    """Traced peak and retained memory of a W1 step; minigrad's RSS over many steps."""
+    """Traced peak and retained memory of a W1 step; RSS over many steps."""
     import numpy as np
 
     from . import memory, workloads
@@ -224,8 +232,7 @@ def _memory(args: argparse.Namespace, competitors: tuple, log: Any) -> List[Dict
     for name in (c for c in ("numpy", "minigrad") if c in competitors):
         step = workloads.steps_for(workload, dtype, (name,))[name]
         entry = memory.traced_step(step)
-        entry["rss"] = memory.rss_over_steps(step, *args.memory_steps) \
-            if name == "minigrad" else None
+        entry["rss"] = memory.rss_over_steps(step, *args.memory_steps)
         row["competitors"][name] = entry
     return [row]
 
