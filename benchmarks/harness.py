@@ -64,11 +64,14 @@ def compare(steps: Dict[str, Step], repeat: int, block_seconds: float, warmup: i
     after a call (OpenBLAS, OpenMP), and without the pause the previous library's spinning
     threads would slow down the next competitor on a machine with few cores.
 
-    Returns, per competitor, ``median_s`` (the median over every timed call, so one slow call
-    moves it little), ``times_s`` (the mean of each block), ``number`` (calls per block) and
-    ``faults_per_call`` (minor page faults, a noise-free sign of allocator churn).
+    A step with a ``steps_per_call`` attribute does that many steps per call; its times are
+    divided accordingly. Returns, per competitor, ``median_s`` (the median over every timed
+    call, so one slow call moves it little), ``times_s`` (the mean of each block), ``number``
+    (calls per block) and ``faults_per_call`` (minor page faults per step, a noise-free sign
+    of allocator churn).
     """
     numbers = {name: calibrate(step, block_seconds, warmup) for name, step in steps.items()}
+    per_call = {name: getattr(step, "steps_per_call", 1) for name, step in steps.items()}
     orders = list(itertools.permutations(steps))
     random.Random(seed).shuffle(orders)
     calls: Dict[str, List[float]] = {name: [] for name in steps}
@@ -80,13 +83,13 @@ def compare(steps: Dict[str, Step], repeat: int, block_seconds: float, warmup: i
                 time.sleep(settle)
             steps[name]()
             before = minor_faults()
-            timed = _time_calls(steps[name], numbers[name])
+            timed = [t / per_call[name] for t in _time_calls(steps[name], numbers[name])]
             faults[name] += minor_faults() - before
             calls[name] += timed
             blocks[name].append(sum(timed) / len(timed))
     return {name: {"median_s": statistics.median(calls[name]), "times_s": blocks[name],
                    "number": numbers[name],
-                   "faults_per_call": faults[name] / (repeat * numbers[name])}
+                   "faults_per_call": faults[name] / (repeat * numbers[name] * per_call[name])}
             for name in steps}
 
 

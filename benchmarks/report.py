@@ -82,7 +82,7 @@ def _ratio_cell(value: Optional[float], base: Optional[float], unit_scale: float
 def train_table(results: Dict[str, Any], markdown: bool = False) -> str:
     """Median ms per training step, and each competitor's ratio to the NumPy floor."""
     rows_in = results.get("train", [])
-    competitors = [c for c in ("numpy", "minigrad", "torch")
+    competitors = [c for c in ("numpy", "minigrad", "torch", "sklearn")
                    if any(c in row["median_s"] for row in rows_in)]
     header = ["workload", "dtype"] + [f"{c} ms" for c in competitors]
     rows = []

@@ -163,8 +163,8 @@ def _train(args: argparse.Namespace, competitors: tuple, log: Any) -> List[Dict[
         workload = _sized(workloads.WORKLOADS[name], args)
         for dtype in args.dtypes:
             log(f"train step {name} {dtype} ...")
-            steps = workloads.steps_for(workload, np.dtype(dtype),
-                                        tuple(c for c in competitors if c != "sklearn"))
+            steps = workloads.steps_for(workload, np.dtype(dtype), competitors,
+                                        smoke=args.smoke)
             timing = harness.compare(steps, args.repeat, args.block, settle=args.settle)
             rows.append({"workload": name, "title": workload.title,
                          "describe": workload.describe(), "dtype": dtype,

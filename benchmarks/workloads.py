@@ -8,6 +8,7 @@ minigrad and the NumPy floor compute the same gradients).
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from typing import Any, Callable, Dict, Tuple
 
 import numpy as np
@@ -133,8 +134,42 @@ def torch_step(workload: Workload, dtype: Any, seed: int = 0) -> Step:
     return step
 
 
+def fits_sklearn(workload: Workload) -> bool:
+    """Whether ``MLPClassifier`` can train this network (it has no BatchNorm and no Dropout)."""
+    return not workload.batchnorm and not workload.dropout
+
+
+def sklearn_step(workload: Workload, dtype: Any, seed: int = 0, batches: int = 20) -> Step:
+    """scikit-learn's ``MLPClassifier`` (ReLU, Adam, no L2 penalty) on the same sizes.
+
+    Its training loop lives inside ``fit``, so one call is one epoch of ``batches`` batches
+    (``warm_start`` keeps the weights between calls, shuffling is off) and the harness divides
+    by ``step.steps_per_call``; the per-call input checks are spread over those steps.
+    """
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+    rng = np.random.default_rng(seed)
+    n = batches * workload.batch_size
+    x = rng.standard_normal((n, workload.input_size)).astype(dtype)
+    t = rng.permutation(np.arange(n) % workload.output_size)    # every class present
+    classifier = MLPClassifier(hidden_layer_sizes=workload.hidden_sizes, alpha=0.0,
+                               batch_size=workload.batch_size, learning_rate_init=1e-3,
+                               max_iter=1, shuffle=False, warm_start=True, random_state=seed)
+
+    def step() -> Any:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return classifier.fit(x, t)
+    step.steps_per_call = batches   # type: ignore[attr-defined]
+    return step
+
+
 def steps_for(workload: Workload, dtype: Any, competitors: Tuple[str, ...],
-              seed: int = 0) -> Dict[str, Step]:
-    """A ``step`` per available competitor, the NumPy floor first."""
+              seed: int = 0, smoke: bool = False) -> Dict[str, Step]:
+    """A ``step`` per available competitor that can train ``workload``, the NumPy floor first."""
     builders = {"numpy": numpy_step, "minigrad": minigrad_step, "torch": torch_step}
-    return {name: builders[name](workload, dtype, seed) for name in competitors}
+    steps = {name: builders[name](workload, dtype, seed)
+             for name in competitors if name in builders}
+    if "sklearn" in competitors and fits_sklearn(workload):
+        steps["sklearn"] = sklearn_step(workload, dtype, seed, batches=2 if smoke else 20)
+    return steps

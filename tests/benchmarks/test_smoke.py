@@ -107,6 +107,8 @@ def test_smoke_run_writes_every_section(tmp_path, capsys):
     for row in results["train"]:
         assert {"numpy", "minigrad"} <= set(row["median_s"])
         assert all(t > 0 for t in row["median_s"].values())
+        if "sklearn" in results["settings"]["competitors"]:   # it has no BatchNorm or Dropout
+            assert ("sklearn" in row["median_s"]) == (row["workload"] != "W1")
     assert [row["shape"] for row in results["overhead"]] == ["(1,)", "(100,)"]
     assert all(us > 0 for row in results["overhead"] for us in row["us_per_op"].values())
     for row in results["digits"]:
