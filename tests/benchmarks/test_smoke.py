@@ -157,6 +157,24 @@ def test_profile_mode_splits_the_step_and_names_the_hot_functions(capsys):
     assert "run_backward" in printed and "cProfile over 5 minigrad steps" in printed
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_training_step_frees_its_graph_and_the_measure_would_see_a_leak(dtype):
+    from benchmarks import memory
+    workload = workloads.WORKLOADS["W1"].smoke()
+    step = workloads.minigrad_step(workload, np.dtype(dtype))
+    measured = memory.traced_step(step)
+    assert 0 < measured["retained_bytes"] < 4096 < measured["peak_bytes"]
+    model, criterion, optimizer = workloads.build_minigrad(workload, np.dtype(dtype))
+    x, t = workloads.make_batch(workload, dtype)
+    kept = []
+
+    def leaky_step():                               # keeps every graph alive
+        loss = criterion(model(mg.tensor(x)), t)
+        loss.backward(retain_graph=True)
+        kept.append(loss)
+    assert memory.traced_step(leaky_step)["retained_bytes"] > measured["peak_bytes"] // 2
+
+
 def test_bad_options_are_refused():
     with pytest.raises(SystemExit, match="--only: unknown value 'speed'"):
         run.parse_args(["--only", "speed"])
