@@ -132,7 +132,7 @@ def machine_info(removed_env: Optional[Dict[str, str]] = None,
         "load_average": load_average(),
         "python": platform.python_version(),
         "numpy": np.__version__,
-        "blas": _blas_info(),
+        "blas": blas_info(),
         "openblas_env": {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS_")},
         "openblas_env_removed": dict(removed_env or {}),
     }
@@ -157,7 +157,7 @@ def load_average() -> Optional[List[float]]:
         return None
 
 
-def _blas_info() -> List[Dict[str, Any]]:
+def blas_info() -> List[Dict[str, Any]]:
     """The BLAS libraries loaded in this process, their kernel and thread count
     (threadpoolctl), or an empty list without threadpoolctl."""
     threadpoolctl = optional_import("threadpoolctl")

@@ -145,6 +145,7 @@ def run(args: argparse.Namespace, log: Any = print) -> Dict[str, Any]:
     for key, measure in sections.items():
         results[key] = measure(args, competitors, log) if key in args.only else []
     results["machine"]["load_average_after"] = harness.load_average()
+    results["machine"]["blas"] = harness.blas_info()     # now with every library loaded
     return results
 
 
