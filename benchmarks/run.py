@@ -40,6 +40,7 @@ def reexec_without_blas_overrides(argv: Sequence[str], as_module: bool) -> None:
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """The command line, checked (``--smoke`` overrides the sizes and repetitions)."""
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
         description="Time minigrad against hand-written NumPy (the floor), PyTorch CPU and "
