@@ -14,7 +14,7 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from ..random import default_rng
 from ..tensor import Tensor
 
@@ -60,27 +60,37 @@ class Affine(Function):
     def backward(self, gy: Tensor) -> tuple:
         needs = self.needs_input_grad
         wanted = needs if len(needs) == 3 else needs + (False,)
-        grads = iter(AffineBackward.apply(gy, self.inputs[0], self.inputs[1], wanted=wanted))
+        x, W = self.inputs[0], self.inputs[1]
+        if is_grad_enabled():       # create_graph: record the backward, differentiable again
+            grads = iter(AffineBackward.apply(gy, x, W, wanted=wanted))
+        else:                       # first order: the same NumPy calls, without a node
+            grads = iter([Tensor(g) for g in _affine_grads(gy.data, x.data, W.data, wanted)])
         return tuple(next(grads) if need else None for need in needs)
+
+
+def _affine_grads(gy: np.ndarray, x: np.ndarray, W: np.ndarray,
+                  wanted: Tuple[bool, bool, bool]) -> list:
+    """[dx, dW, db] = [dy Wᵀ, xᵀ dy, Σₙ dy] as arrays, only those ``wanted``."""
+    grads = []
+    if wanted[0]:
+        grads.append((gy @ W.T).reshape(x.shape))            # dx = dy Wᵀ
+    if wanted[1]:
+        x2 = x if x.ndim == 2 else x.reshape(x.shape[0], -1)
+        grads.append(x2.T @ gy)                              # dW = xᵀ dy
+    if wanted[2]:
+        grads.append(gy.sum(axis=0))                         # db = Σₙ dy
+    return grads
 
 
 class AffineBackward(Function):
     """(dx, dW, db) = (dy Wᵀ, xᵀ dy, Σₙ dy), only those ``wanted``: the backward of Affine as
-    one op of its own, so a first-order backward is one node and three raw NumPy calls, and
-    its own backward (below) makes Affine twice differentiable."""
+    an op of its own, recorded when the backward itself is differentiated (create_graph); its
+    own backward (below) makes Affine twice differentiable."""
 
     def forward(self, gy: np.ndarray, x: np.ndarray, W: np.ndarray,
                 wanted: Tuple[bool, bool, bool] = (True, True, True)) -> tuple:
         self.wanted = wanted
-        grads = []
-        if wanted[0]:
-            grads.append((gy @ W.T).reshape(x.shape))        # dx = dy Wᵀ
-        if wanted[1]:
-            x2 = x if x.ndim == 2 else x.reshape(x.shape[0], -1)
-            grads.append(x2.T @ gy)                          # dW = xᵀ dy
-        if wanted[2]:
-            grads.append(gy.sum(axis=0))                     # db = Σₙ dy
-        return tuple(grads)
+        return tuple(_affine_grads(gy, x, W, wanted))
 
     def backward(self, *grads: Tensor) -> tuple:
         gy, x, W = self.inputs
