@@ -225,6 +225,8 @@ def _convert(inputs: Sequence[Any]) -> tuple:
         elif like is not None and type(x) in (int, float, bool):
             dtype = like.dtype if like.dtype.kind == "f" else np.result_type(like, x)
             converted.append(_wrap_output(np.array(x, dtype=dtype), None, False))
+        elif type(x) is np.ndarray and x.dtype.kind in "fiub":
+            converted.append(_wrap_output(x, None, False))   # e.g. a mask in a backward
         else:
             converted.append(Tensor(x))
     return tuple(converted)

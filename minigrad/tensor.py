@@ -44,7 +44,10 @@ class Tensor:
     __array_priority__ = 1000
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
-        self.data = _as_array(data, dtype)
+        if type(data) is np.ndarray and dtype is None and data.dtype.kind in _ALLOWED_KINDS:
+            self.data = data                     # the common case inside ops: nothing to check
+        else:
+            self.data = _as_array(data, dtype)
         self._grad = None
         self._requires_grad = False
         self.grad_fn = None
