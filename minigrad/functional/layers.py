@@ -296,7 +296,7 @@ class BatchNorm(Function):
         self.training = training
         self.axes = (0,) + tuple(range(2, x.ndim))
         shape = (1, -1) + (1,) * (x.ndim - 2)              # broadcast per channel
-        inv_std = 1 / np.sqrt(var + np.asarray(eps, dtype=x.dtype))
+        inv_std = 1 / np.sqrt(var + x.dtype.type(eps))
         inv_std = inv_std.reshape(shape)
         x_hat = x - mean.reshape(shape) if centered is None else centered
         x_hat *= inv_std
@@ -315,8 +315,8 @@ class BatchNorm(Function):
         needs = self.needs_input_grad
         gx = gw = gb = None
         if self.training or (affine and (needs[1] or needs[2])):
-            sum_gy = gy.sum(axis=self.axes)                  # Σ dy = dβ
-            sum_gy_xhat = (gy * x_hat).sum(axis=self.axes)   # Σ dy·x̂ = dγ
+            sum_gy = np.add.reduce(gy, axis=self.axes)                  # Σ dy = dβ
+            sum_gy_xhat = np.add.reduce(gy * x_hat, axis=self.axes)     # Σ dy·x̂ = dγ
         if needs[0]:
             scale = inv_std * self.inputs[1].data.reshape(shape) if affine else inv_std
             if self.training:
@@ -373,26 +373,30 @@ def checked_batch_norm(x: Any, running_mean: Optional[np.ndarray],
                        num_batches_tracked: Optional[np.ndarray], op: str) -> Tensor:
     """``batch_norm`` counting batches in ``num_batches_tracked``, with errors naming ``op``."""
     check_floating(x, op)
-    if not eps > 0:                                          # also refuses NaN
+    data = x.data if isinstance(x, Tensor) else x           # checks on the arrays: no
+    if not eps > 0:                                          # property calls (also refuses NaN)
         raise ValueError(f"{op}: eps must be positive, got {eps}")
     if momentum is not None and not 0 <= momentum <= 1:
         raise ValueError(f"{op}: momentum must be in [0, 1] or None, got {momentum}")
-    if x.ndim < 2:
-        raise ValueError(f"{op}: expected an input of shape (N, C, ...), got {tuple(x.shape)}")
-    channels = x.shape[1]
+    if data.ndim < 2:
+        raise ValueError(f"{op}: expected an input of shape (N, C, ...), got {data.shape}")
+    channels = data.shape[1]
     for name, array in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
                         ("running_var", running_var)):
-        if array is not None and tuple(array.shape) != (channels,):
-            raise ValueError(f"{op}: the {name} has shape {tuple(array.shape)} but the input "
-                             f"of shape {tuple(x.shape)} has {channels} channels in axis 1")
-        check_same_dtype(x, array, op, name)
+        if array is None:
+            continue
+        values = array.data if isinstance(array, Tensor) else array
+        if values.shape != (channels,):
+            raise ValueError(f"{op}: the {name} has shape {tuple(values.shape)} but the input "
+                             f"of shape {data.shape} has {channels} channels in axis 1")
+        if values.dtype != data.dtype:
+            check_same_dtype(data, values, op, name)         # raises
     if (weight is None) != (bias is None):
         raise ValueError(f"{op}: give both weight and bias, or neither")
     if momentum is None and num_batches_tracked is None and training and \
             running_mean is not None:
         raise ValueError(f"{op}: momentum=None (a cumulative average) needs a batch counter; "
                          "use nn.BatchNorm1d/2d, or give a momentum")
-    data = x.data if isinstance(x, Tensor) else x
     use_batch = training or running_mean is None
     if use_batch:
         axes = (0,) + tuple(range(2, data.ndim))
@@ -401,9 +405,9 @@ def checked_batch_norm(x: Any, running_mean: Optional[np.ndarray],
             raise ValueError(f"{op}: expected more than 1 value per channel in training, got "
                              f"input shape {tuple(x.shape)}; a batch of one cannot be "
                              "normalised with its own statistics (every gradient would be 0)")
-        mean = data.mean(axis=axes)
+        mean = _mean(data, axes, m)
         centered = data - mean.reshape((1, -1) + (1,) * (data.ndim - 2))
-        var = np.square(centered).mean(axis=axes)           # biased: Σ(x − μ)²/m
+        var = _mean(np.square(centered), axes, m)          # biased: Σ(x − μ)²/m
         if training and running_mean is not None:
             _update_running(running_mean, running_var, mean, var, m, momentum,
                             num_batches_tracked)
@@ -412,6 +416,14 @@ def checked_batch_norm(x: Any, running_mean: Optional[np.ndarray],
     inputs = (x,) if weight is None else (x, weight, bias)
     return BatchNorm.apply(*inputs, mean=mean, var=var, eps=eps, training=use_batch,
                            centered=centered)
+
+
+def _mean(a: np.ndarray, axes: tuple, m: int) -> np.ndarray:
+    """``a.mean(axis=axes)`` (m values each) without ndarray.mean's Python layer: Σ / m, the
+    same bits for float32 and wider (float16 keeps NumPy's float32 accumulation)."""
+    if a.dtype.char == "e":
+        return a.mean(axis=axes)
+    return np.add.reduce(a, axis=axes) / m
 
 
 def _update_running(running_mean: np.ndarray, running_var: np.ndarray, mean: np.ndarray,

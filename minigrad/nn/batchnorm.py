@@ -63,13 +63,14 @@ class _BatchNorm(Module):
     def forward(self, x: Tensor) -> Tensor:
         name = type(self).__name__
         check_floating(x, name)
-        if x.ndim not in self.ranks:
+        shape = x.data.shape if isinstance(x, Tensor) else x.shape
+        if len(shape) not in self.ranks:
             raise ValueError(f"{name}: expected an input of shape {self.layout}, got shape "
-                             f"{tuple(x.shape)}")
-        if x.shape[1] != self.num_features:
+                             f"{shape}")
+        if shape[1] != self.num_features:
             raise ValueError(f"{name}: expected {self.num_features} channels in axis 1 of an "
-                             f"input of shape {self.layout}, got {x.shape[1]} (input shape "
-                             f"{tuple(x.shape)})")
+                             f"input of shape {self.layout}, got {shape[1]} (input shape "
+                             f"{shape})")
         return checked_batch_norm(x, self.running_mean, self.running_var, self.weight,
                                   self.bias, self.training, self.momentum, self.eps,
                                   self.num_batches_tracked, name)
