@@ -449,7 +449,9 @@ class Dropout(Function):
         return x * mask
 
     def backward(self, gy: Tensor) -> Tensor:
-        return gy * self.mask                                # dy/dx = mask
+        if is_grad_enabled():           # create_graph: record the product, differentiable again
+            return gy * self.mask                            # dx = dy ⊙ mask
+        return Tensor(gy.data * self.mask)                   # first order: no Mul node
 
 
 def dropout(x: Any, p: float = 0.5, training: bool = True,
@@ -480,16 +482,16 @@ def dropout(x: Any, p: float = 0.5, training: bool = True,
         raise ValueError(f"dropout: p must be a probability in [0, 1), got {p!r}")
     if not training or (p == 0 and mask is None):
         return x if isinstance(x, Tensor) else Tensor(x)
+    data = x.data if isinstance(x, Tensor) else x           # no property calls on the hot path
     if mask is None:
-        draw_dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
-        keep = (rng or default_rng()).random(x.shape, dtype=draw_dtype) >= p
+        draw_dtype = data.dtype if data.dtype.char in "fd" else np.float64  # float32/64 only
+        keep = (rng or default_rng()).random(data.shape, dtype=draw_dtype) >= p
     else:
         keep = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
-        if keep.shape != tuple(x.shape) or keep.dtype != bool:
+        if keep.shape != data.shape or keep.dtype != bool:
             raise ValueError(f"dropout: mask must be a boolean array of the input's shape "
-                             f"{tuple(x.shape)}, got {keep.dtype} of shape {keep.shape}")
-    scale = np.asarray(1 / (1 - p), dtype=x.dtype)
-    return Dropout.apply(x, mask=keep * scale)
+                             f"{data.shape}, got {keep.dtype} of shape {keep.shape}")
+    return Dropout.apply(x, mask=keep * data.dtype.type(1 / (1 - p)))   # 0 or 1/(1 − p)
 
 
 # -- leaky ReLU ------------------------------------------------------------------------------
