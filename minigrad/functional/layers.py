@@ -260,7 +260,7 @@ def checked_softmax_cross_entropy(logits: Any, target: Any, reduction: str, op: 
             raise ValueError(f"{op}: integer labels must have shape ({n},) for logits of shape "
                              f"{tuple(logits.shape)}, got {tuple(target.shape)}")
         labels = target.data if isinstance(target, Tensor) else target
-        low, high = labels.min(), labels.max()
+        low, high = np.minimum.reduce(labels), np.maximum.reduce(labels)   # n > 0
         if low < 0 or high >= classes:
             bad = low if low < 0 else high
             raise ValueError(f"{op}: label {bad} is out of range for {classes} classes "
@@ -275,6 +275,8 @@ def checked_softmax_cross_entropy(logits: Any, target: Any, reduction: str, op: 
     else:
         raise TypeError(f"{op}: target must be integer labels or floating probabilities, got "
                         f"dtype {target.dtype}")
+    if not isinstance(target, Tensor):      # a constant input, wrapped here: it is checked
+        target = Tensor(target)             # already, and apply's generic conversion is slower
     return SoftmaxCrossEntropy.apply(logits, target, reduction=reduction)
 
 
