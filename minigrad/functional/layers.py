@@ -63,23 +63,24 @@ class Affine(Function):
         x, W = self.inputs[0], self.inputs[1]
         if is_grad_enabled():       # create_graph: record the backward, differentiable again
             grads = iter(AffineBackward.apply(gy, x, W, wanted=wanted))
-        else:                       # first order: the same NumPy calls, without a node
-            grads = iter([Tensor(g) for g in _affine_grads(gy.data, x.data, W.data, wanted)])
-        return tuple(next(grads) if need else None for need in needs)
+            return tuple(next(grads) if need else None for need in needs)
+        # first order: the same NumPy calls, without a node
+        grads = _affine_grads(gy.data, x.data, W.data, wanted)
+        return tuple([None if g is None else Tensor(g) for g in grads[:len(needs)]])
 
 
 def _affine_grads(gy: np.ndarray, x: np.ndarray, W: np.ndarray,
                   wanted: Tuple[bool, bool, bool]) -> list:
-    """[dx, dW, db] = [dy Wᵀ, xᵀ dy, Σₙ dy] as arrays, only those ``wanted``."""
-    grads = []
+    """[dx, dW, db] = [dy Wᵀ, xᵀ dy, Σₙ dy] as arrays, None for those not ``wanted``."""
+    dx = dW = db = None
     if wanted[0]:
-        grads.append((gy @ W.T).reshape(x.shape))            # dx = dy Wᵀ
+        dx = (gy @ W.T).reshape(x.shape)                     # dx = dy Wᵀ
     if wanted[1]:
         x2 = x if x.ndim == 2 else x.reshape(x.shape[0], -1)
-        grads.append(x2.T @ gy)                              # dW = xᵀ dy
+        dW = x2.T @ gy                                       # dW = xᵀ dy
     if wanted[2]:
-        grads.append(gy.sum(axis=0))                         # db = Σₙ dy
-    return grads
+        db = np.add.reduce(gy, axis=0)                       # db = Σₙ dy
+    return [dx, dW, db]
 
 
 class AffineBackward(Function):
@@ -90,7 +91,7 @@ class AffineBackward(Function):
     def forward(self, gy: np.ndarray, x: np.ndarray, W: np.ndarray,
                 wanted: Tuple[bool, bool, bool] = (True, True, True)) -> tuple:
         self.wanted = wanted
-        return tuple(_affine_grads(gy, x, W, wanted))
+        return tuple([g for g in _affine_grads(gy, x, W, wanted) if g is not None])
 
     def backward(self, *grads: Tensor) -> tuple:
         gy, x, W = self.inputs
@@ -140,10 +141,24 @@ def affine(x: Any, W: Any, b: Any = None) -> Tensor:
 
 def checked_affine(x: Any, W: Any, b: Any, op: str) -> Tensor:
     """``affine`` with errors that name ``op`` (the layer calling it)."""
-    check_floating(x, op)
-    check_floating(W, op)
     xa = x.data if isinstance(x, Tensor) else x             # checks on the arrays: no
     Wa = W.data if isinstance(W, Tensor) else W             # property calls on the hot path
+    ba = b.data if isinstance(b, Tensor) else b
+    if type(xa) is not np.ndarray or type(Wa) is not np.ndarray or Wa.ndim != 2 or \
+            xa.ndim != 2 or xa.dtype != Wa.dtype or xa.dtype.kind != "f" or \
+            xa.shape[1] != Wa.shape[0] or \
+            (b is not None and (ba.dtype != xa.dtype or ba.shape != Wa.shape[1:])):
+        return _checked_affine_slow(x, W, b, op)        # raises, or an unusual but valid input
+    return Affine.apply(x, W) if b is None else Affine.apply(x, W, b)
+
+
+def _checked_affine_slow(x: Any, W: Any, b: Any, op: str) -> Tensor:
+    """``checked_affine`` for inputs its one-line test does not pass: every check, one by one,
+    with its own message; an input of 1 or more than 2 dimensions is reshaped."""
+    check_floating(x, op)
+    check_floating(W, op)
+    xa = x.data if isinstance(x, Tensor) else x
+    Wa = W.data if isinstance(W, Tensor) else W
     if Wa.ndim != 2:
         raise ValueError(f"{op}: the weight must have shape (in_features, out_features), got "
                          f"{Wa.shape}")
