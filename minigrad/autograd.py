@@ -11,14 +11,15 @@ import functools
 import heapq
 import itertools
 import weakref
-from typing import Any, Callable, Iterable, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-_grad_enabled = True          # the only mutable module-level state (see DESIGN.md)
+# Module-level state, all of it switched by context managers and restored on exit:
+_grad_enabled = True           # grad mode (no_grad / enable_grad)
 _sequence = itertools.count()  # stamps recorded nodes in creation order
-_tracers: list = []           # callbacks of active mg.trace_backward() blocks (viz.py)
-_anomaly_enabled = False      # set by mg.detect_anomaly() (anomaly.py)
+_tracers: list = []            # callbacks of active mg.trace_backward() blocks (viz.py)
+_anomaly_enabled = False       # set by mg.detect_anomaly() (anomaly.py)
 
 
 def is_grad_enabled() -> bool:
@@ -243,8 +244,8 @@ def _as_grad(value: Any, like: Any, source: Any) -> Any:
         try:
             value = sum_to(value, like.shape)
         except ValueError:
-            raise RuntimeError(f"{source!r} returned a gradient of shape {value.shape} for an input "
-                               f"of shape {like.shape}") from None
+            raise RuntimeError(f"{source!r} returned a gradient of shape {value.shape} for an "
+                               f"input of shape {like.shape}") from None
     if value.dtype != like.dtype:
         value = value.astype(like.dtype)
     return value

@@ -40,7 +40,7 @@ class Tensor:
 
     __slots__ = ("data", "_grad", "_requires_grad", "grad_fn", "_version", "_hooks",
                  "__weakref__")
-    __array_ufunc__ = None       # NumPy never silently unwraps a Tensor: ndarray op Tensor -> Tensor
+    __array_ufunc__ = None       # NumPy never unwraps a Tensor silently: ndarray + Tensor -> Tensor
     __array_priority__ = 1000
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:

@@ -48,7 +48,8 @@ class SumTo(Function):
 
     def forward(self, x: np.ndarray, shape: Tuple[int, ...] = ()) -> np.ndarray:
         lead = x.ndim - len(shape)
-        stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
+        stretched = tuple(lead + i for i, n in enumerate(shape)
+                          if n == 1 and x.shape[lead + i] != 1)
         y = x.sum(axis=tuple(range(lead)) + stretched, keepdims=True) if lead or stretched else x
         return y.reshape(shape)
 
