@@ -1,7 +1,7 @@
 """In-place ops: values, versions, the leaf rule and the error for a modified saved tensor."""
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import minigrad as mg
@@ -165,9 +165,10 @@ def test_recorded_in_place_ops_have_correct_gradients(data):
     a = mg.tensor(data.draw(mst.arrays(shape=shape, bound=1.0)), requires_grad=True)
     b = mg.tensor(data.draw(mst.arrays(shape=shape, positive=True, bound=1.0)),
                   requires_grad=True)
-    assert mg.gradcheck(_chain, (a, b))
     ad, bd = a.data, b.data
     expected = (ad + 0.5 * bd) * bd / (bd + 4.0) - ad
+    assume(np.abs(expected).max() > 1e-2)    # y = expected² has all-zero gradients near 0
+    assert mg.gradcheck(_chain, (a, b))
     np.testing.assert_allclose(_chain(a, b).data, np.clip(expected, -2.5, 2.5) ** 2, rtol=1e-12)
 
 
