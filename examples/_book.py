@@ -12,7 +12,7 @@ import numpy as np
 
 from minigrad import nn
 from minigrad.data import DataLoader, load_digits
-from minigrad.data._files import atomic_write
+from minigrad._files import atomic_write
 from minigrad.train import blas_threads
 
 

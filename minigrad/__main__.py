@@ -283,7 +283,7 @@ def plot_history(history: Any, path: str) -> Optional[str]:
         import matplotlib.pyplot as plt
     except ImportError:
         return None
-    from .data._files import atomic_write
+    from ._files import atomic_write
     epochs = np.arange(1, len(history) + 1)
     fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3), dpi=80)
     left.plot(epochs, history.train_loss, marker=".")

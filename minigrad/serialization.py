@@ -3,11 +3,11 @@ pickle."""
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Any, Dict, Optional, Union
 
 import numpy as np
 
+from ._files import atomic_write
 from .tensor import Tensor
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -18,16 +18,16 @@ def save(state_dict: Dict[str, Any], path: PathLike) -> None:
     """Write ``state_dict`` (names to ndarrays or Tensors) to ``path`` as an ``.npz`` archive.
 
     The archive is written to a temporary file in the same folder and renamed into place with
-    ``os.replace``, so a crash never leaves a half-written checkpoint at ``path``. Only numeric
-    arrays are accepted (no object arrays, hence no pickle). The file is written at ``path``
-    exactly (no '.npz' is appended).
+    ``os.replace``, so a crash never leaves a half-written checkpoint at ``path``; a missing
+    folder is created. Only numeric arrays are accepted (no object arrays, hence no pickle). The
+    file is written at ``path`` exactly (no '.npz' is appended).
 
     Parameters
     ----------
     state_dict : dict of str to ndarray or Tensor
         Usually ``model.state_dict()`` (dotted names, parameters and buffers).
     path : str or os.PathLike
-        Where to write; its folder must exist.
+        Where to write.
 
     Raises
     ------
@@ -49,20 +49,7 @@ def save(state_dict: Dict[str, Any], path: PathLike) -> None:
             raise TypeError(f"save: '{key}' has dtype {array.dtype}; only numeric arrays can "
                             "be saved (object arrays would need pickle)")
         arrays[key] = array
-    path = _path(path, "save")
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-",
-                                         suffix="-" + os.path.basename(path))
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, **arrays)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+    atomic_write(_path(path, "save"), lambda file: np.savez(file, **arrays))
 
 
 def load(path: PathLike) -> Dict[str, np.ndarray]:

@@ -222,7 +222,7 @@ def save_checkpoint(folder: str, model: Any, optimizer: Any, history: History,
     every file, so ``load_checkpoint`` can tell a checkpoint that a crash left half-updated.
     """
     import minigrad as mg
-    from .data._files import save_json
+    from ._files import save_json
     from .random import default_rng
     os.makedirs(folder, exist_ok=True)
     path = functools.partial(os.path.join, folder)
