@@ -62,13 +62,15 @@ class Tanh(Function):
 
 
 class Sigmoid(Function):
-    """y = 1 / (1 + e⁻ˣ), computed as ½(1 + tanh(x/2)) so that no exp overflows."""
+    """y = 1 / (1 + e⁻ˣ), to full relative precision for every x (tiny σ(x) stays nonzero)."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        y = np.tanh(x * 0.5)
+        y = np.empty(x.shape, x.dtype if x.dtype.kind == "f" else np.float64)
+        np.negative(x, out=y)
+        with np.errstate(over="ignore", under="ignore"):   # e⁻ˣ = inf for x ≪ 0: 1/(1+inf) = 0
+            np.exp(y, out=y)
         y += 1
-        y *= 0.5
-        return y
+        return np.reciprocal(y, out=y)
 
     def backward(self, gy: Tensor) -> Tensor:
         y = self.output

@@ -180,3 +180,12 @@ def test_where_keeps_float32():
     y.sum().backward()
     assert a.grad.dtype == np.float32
     np.testing.assert_array_equal(a.grad.data, [1.0, 0.0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_keeps_relative_precision_in_its_far_tails(dtype):
+    x = np.array([-80.0, -50.0, -20.0, -10.0, 10.0, 20.0], dtype=dtype)
+    exact = 1 / (1 + np.exp(-x.astype(np.longdouble)))          # σ(x) in extended precision
+    y = F.sigmoid(mg.tensor(x)).data
+    assert y.dtype == dtype
+    np.testing.assert_allclose(y.astype(np.longdouble), exact, rtol=4 * np.finfo(dtype).eps)
