@@ -6,7 +6,7 @@ budget so the test suite runs it in seconds.
 """
 import argparse
 import os
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 
@@ -61,6 +61,14 @@ def smooth(values: List[float], width: int) -> np.ndarray:
     ends = np.arange(1, len(values) + 1)
     starts = np.maximum(ends - width, 0)
     return (c[ends] - c[starts]) / (ends - starts)
+
+
+def plot_losses(ax: Any, curves: Dict[str, List[float]], title: str) -> None:
+    """Draw each named loss curve (smoothed over 10 iterations) on a log scale."""
+    for label, losses in curves.items():
+        ax.plot(smooth(losses, 10), label=label, lw=1.2)
+    ax.set(title=title, xlabel="iteration", ylabel="loss", yscale="log")
+    ax.legend()
 
 
 def figure(out: str, name: str, draw: Callable[[Any], Any]) -> None:

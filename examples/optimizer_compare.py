@@ -56,11 +56,7 @@ def main():
         fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 3.6), dpi=70,
                                  squeeze=False)
         for ax, (name, curves) in zip(axes[0], results.items()):
-            for label, losses in curves.items():
-                ax.plot(_book.smooth(losses, 10), label=label, lw=1.2)
-            ax.set(title=f"{name}: 5-layer ReLU net", xlabel="iteration", ylabel="loss",
-                   yscale="log")
-            ax.legend()
+            _book.plot_losses(ax, curves, f"{name}: 5-layer ReLU net")
         fig.tight_layout()
         return fig
     _book.figure(args.out, "optimizer_compare", draw)

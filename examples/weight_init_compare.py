@@ -36,11 +36,7 @@ def main():
 
     def draw(plt):
         fig, ax = plt.subplots(figsize=(5, 3.6), dpi=70)
-        for label, losses in curves.items():
-            ax.plot(_book.smooth(losses, 10), label=label, lw=1.2)
-        ax.set(title="weight initialisation, 5-layer ReLU net", xlabel="iteration",
-               ylabel="loss", yscale="log")
-        ax.legend()
+        _book.plot_losses(ax, curves, "weight initialisation, 5-layer ReLU net")
         fig.tight_layout()
         return fig
     _book.figure(args.out, "weight_init_compare", draw)

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..functional.layers import check_floating, checked_batch_norm
 from ..tensor import Tensor
-from .module import Module
+from .module import Module, floating_dtype, positive_int
 from .parameter import Parameter
 
 
@@ -22,18 +22,12 @@ class _BatchNorm(Module):
                  dtype: Any = np.float32) -> None:
         super().__init__()
         name = type(self).__name__
-        if isinstance(num_features, bool) or not isinstance(num_features, (int, np.integer)) \
-                or num_features < 1:
-            raise ValueError(f"{name}: num_features must be a positive integer, got "
-                             f"{num_features!r}")
+        self.num_features = positive_int(num_features, "num_features", name)
         if momentum is not None and not 0 <= momentum <= 1:
             raise ValueError(f"{name}: momentum must be in [0, 1] or None, got {momentum!r}")
         if not eps > 0:
             raise ValueError(f"{name}: eps must be positive, got {eps!r}")
-        dtype = np.dtype(dtype)
-        if dtype.kind != "f":
-            raise TypeError(f"{name}: dtype must be floating, got {dtype}")
-        self.num_features = int(num_features)
+        dtype = floating_dtype(dtype, name)
         self.eps = float(eps)
         self.momentum = momentum
         self.affine = affine

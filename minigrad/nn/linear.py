@@ -8,7 +8,7 @@ import numpy as np
 from ..functional.layers import checked_affine
 from ..tensor import Tensor
 from . import init as nn_init
-from .module import Module
+from .module import Module, floating_dtype, positive_int
 from .parameter import Parameter
 
 
@@ -41,14 +41,9 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  dtype: Any = np.float32, init: Union[str, float] = "he") -> None:
         super().__init__()
-        for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"Linear: {name} must be a positive integer, got {value!r}")
-        dtype = np.dtype(dtype)
-        if dtype.kind != "f":
-            raise TypeError(f"Linear: dtype must be floating, got {dtype}")
-        self.in_features = int(in_features)
-        self.out_features = int(out_features)
+        self.in_features = positive_int(in_features, "in_features", "Linear")
+        self.out_features = positive_int(out_features, "out_features", "Linear")
+        dtype = floating_dtype(dtype, "Linear")
         self.init = init
         self.weight = Parameter(np.empty((self.in_features, self.out_features), dtype=dtype))
         init_weight(self.weight, init, "Linear")

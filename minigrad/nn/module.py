@@ -13,6 +13,21 @@ from .parameter import Parameter
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
+
+def positive_int(value: Any, what: str, layer: str) -> int:
+    """``value`` as an int, or ValueError naming the layer when it is not a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{layer}: {what} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def floating_dtype(dtype: Any, layer: str) -> np.dtype:
+    """``dtype`` as a floating ``np.dtype``, or TypeError naming the layer."""
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"{layer}: dtype must be floating, got {dtype}")
+    return dtype
+
 class Module:
     """Base class of every layer and network.
 
@@ -194,9 +209,7 @@ class Module:
     # -- dtype -------------------------------------------------------------------------------
     def to(self, dtype: Any) -> "Module":
         """Convert every parameter and floating buffer to the floating ``dtype``, in place."""
-        dtype = np.dtype(dtype)
-        if dtype.kind != "f":
-            raise TypeError(f"{type(self).__name__}.to: dtype must be floating, got {dtype}")
+        dtype = floating_dtype(dtype, f"{type(self).__name__}.to")
         for module in self.modules():
             for param in module._parameters.values():
                 if param is not None and param.dtype != dtype:
