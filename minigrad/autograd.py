@@ -141,31 +141,38 @@ class Function:
     def apply(cls, *inputs: Any, **kwargs: Any) -> Any:
         """Run ``forward`` on the inputs' arrays and, in grad mode, record the node."""
         fn = cls()
+        arrays = []
+        needs = []
         for x in inputs:
-            if not isinstance(x, Tensor):
+            if not isinstance(x, Tensor):                # a number or an ndarray among them
                 inputs = _as_tensors(inputs, cls.__name__)
+                arrays = [t.data for t in inputs]
+                needs = [t._requires_grad for t in inputs]
                 break
-        fn.inputs = tensors = inputs
-        fn.needs_input_grad = needs = tuple([t._requires_grad for t in tensors])
+            arrays.append(x.data)
+            needs.append(x._requires_grad)
+        fn.inputs = inputs
+        fn.needs_input_grad = needs = tuple(needs)
         try:
-            raw = fn.forward(*[t.data for t in tensors], **kwargs)
+            raw = fn.forward(*arrays, **kwargs)
         except (ValueError, IndexError, TypeError) as error:
-            raise _explain(fn, tensors, error) from None
+            raise _explain(fn, inputs, error) from None
         if _anomaly_enabled:
-            anomaly.check_forward(fn, tensors, raw)
+            anomaly.check_forward(fn, inputs, raw)
         record = _grad_enabled and True in needs
-        if type(raw) is tuple:
-            outs = tuple(_wrap_output(r, fn, record) for r in raw)
-        else:
-            outs = _wrap_output(raw, fn, record)
+        if type(raw) is not tuple:
+            out = _wrap_output(raw, fn, record)
+            if record:
+                fn._seq = next(_sequence)
+                fn._versions = tuple([t._version for t in inputs])   # checked before backward
+                fn._output_refs = (weakref.ref(out),)
+            return out
+        outs = tuple(_wrap_output(r, fn, record) for r in raw)
         if record:
             fn._seq = next(_sequence)
-            fn._versions = tuple([t._version for t in tensors])   # checked before backward
-            if type(outs) is tuple:
-                fn._output_refs = tuple(weakref.ref(o) for o in outs)
-                fn._output_meta = tuple((o.shape, o.dtype) for o in outs)
-            else:
-                fn._output_refs = (weakref.ref(outs),)
+            fn._versions = tuple([t._version for t in inputs])
+            fn._output_refs = tuple(weakref.ref(o) for o in outs)
+            fn._output_meta = tuple((o.shape, o.dtype) for o in outs)
         return outs
 
     def _release(self) -> None:
@@ -174,6 +181,17 @@ class Function:
         self.__dict__.clear()
         self._seq = seq
         self.inputs = None
+
+
+def times_constant(grad: Any, factor: np.ndarray) -> Any:
+    """``grad ⊙ factor`` for a constant array ``factor`` (a mask, a slope), in a backward.
+
+    Recorded as an op when the backward itself is being differentiated (``create_graph``), so
+    second-order gradients flow through it; otherwise one NumPy multiplication, no node.
+    """
+    if _grad_enabled:
+        return grad * factor
+    return Tensor(grad.data * factor)
 
 
 def _explain(fn: Function, tensors: tuple, error: Exception) -> Exception:
@@ -295,23 +313,22 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
     wanted = {id(t) for t in capture} if capture else ()
     pending: dict = {}   # id(tensor) -> [tensor, gradient so far]
     heap: list = []      # (-seq, node): the most recent node first
-    queued: set = set()
+    queued: set = set()  # seq of the nodes in the heap or already run
     leaves: list = []
 
     def reach(tensor: Any) -> None:
-        """Queue the node that made ``tensor`` (or remember it as a leaf)."""
+        """Queue the node that made ``tensor`` (or note the leaf), at its first gradient."""
         fn = tensor.grad_fn
         if fn is None:
-            if id(tensor) not in queued:
-                queued.add(id(tensor))
-                leaves.append(tensor)
-        elif fn._seq not in queued:
+            leaves.append(tensor)
+        elif fn._seq not in queued:          # a node with several outputs is reached once
             queued.add(fn._seq)
             heapq.heappush(heap, (-fn._seq, fn))
 
     for tensor, grad in zip(roots, root_grads):
+        if id(tensor) not in pending:
+            reach(tensor)
         _accumulate(pending, tensor, grad)
-        reach(tensor)
 
     with _set_grad_enabled(create_graph):
         while heap:
@@ -321,13 +338,13 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
             if fn._versions != tuple([t._version for t in fn.inputs]):
                 raise anomaly.modified_error(fn)     # an input was modified in place since
             grads = []
-            for index, ref in enumerate(fn._output_refs):
+            for ref in fn._output_refs:
                 out = ref()
                 if out is not None and out._version != fn._out_version:
                     raise anomaly.modified_error(fn)     # so was the output
                 entry = pending.pop(id(out), None) if out is not None else None
                 if entry is None:
-                    grads.append(_zero_grad(fn, index))
+                    grads.append(_zero_grad(fn, len(grads)))
                     continue
                 grad = entry[1]
                 if out._hooks:

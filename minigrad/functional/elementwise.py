@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, times_constant
 from ..tensor import Tensor
 
 
@@ -47,7 +47,7 @@ class Abs(Function):
         return np.abs(x)
 
     def backward(self, gy: Tensor) -> Tensor:
-        return gy * np.sign(self.inputs[0].data)            # dy/dx = sign(x)
+        return times_constant(gy, np.sign(self.inputs[0].data))   # dy/dx = sign(x)
 
 
 class Tanh(Function):
@@ -84,7 +84,7 @@ class ReLU(Function):
         return np.maximum(x, 0)
 
     def backward(self, gy: Tensor) -> Tensor:
-        return gy * (self.inputs[0].data > 0)               # dy/dx = 1 where x > 0
+        return times_constant(gy, self.inputs[0].data > 0)  # dy/dx = 1 where x > 0
 
 
 class Clip(Function):
@@ -104,7 +104,7 @@ class Clip(Function):
             inside &= x >= self.lo
         if self.hi is not None:
             inside &= x <= self.hi
-        return gy * inside                                  # dy/dx = 1 inside [lo, hi]
+        return times_constant(gy, inside)                   # dy/dx = 1 inside [lo, hi]
 
 
 class Maximum(Function):

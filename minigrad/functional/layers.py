@@ -14,7 +14,7 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 
-from ..autograd import Function, is_grad_enabled
+from ..autograd import Function, is_grad_enabled, times_constant
 from ..random import default_rng
 from ..tensor import Tensor
 
@@ -466,9 +466,7 @@ class Dropout(Function):
         return x * mask
 
     def backward(self, gy: Tensor) -> Tensor:
-        if is_grad_enabled():           # create_graph: record the product, differentiable again
-            return gy * self.mask                            # dx = dy ⊙ mask
-        return Tensor(gy.data * self.mask)                   # first order: no Mul node
+        return times_constant(gy, self.mask)                 # dx = dy ⊙ mask
 
 
 def dropout(x: Any, p: float = 0.5, training: bool = True,
@@ -520,7 +518,7 @@ class LeakyReLU(Function):
         return x * self.factor
 
     def backward(self, gy: Tensor) -> Tensor:
-        return gy * self.factor                              # dy/dx = 1 or slope
+        return times_constant(gy, self.factor)               # dy/dx = 1 or slope
 
 
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
