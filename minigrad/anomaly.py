@@ -148,16 +148,15 @@ def checked_backward(fn: Any, grads: Sequence[Any], create_graph: bool) -> tuple
 
 def modified_error(fn: Any) -> RuntimeError:
     """The error for a backward whose input or output was modified in place after forward."""
-    for index, (tensor, version) in enumerate(zip(fn.inputs, fn._versions)):
-        if tensor._version != version:
-            what, now, then = f"input {index}", tensor._version, version
-            shape = tensor.shape
+    for index, tensor in enumerate(fn.inputs):
+        if tensor._written > fn._writes:
+            what, changed = f"input {index}", tensor
             break
     else:
-        out = next(o for o in fn.outputs if o is not None and o._version != fn._out_version)
-        what, now, then, shape = "its output", out._version, fn._out_version, out.shape
+        changed = next(o for o in fn.outputs if o is not None and o._written > fn._writes)
+        what = "its output"
     return RuntimeError(
-        f"{fn.name}: {what} (a tensor of shape {shape}) was modified by an in-place operation "
-        f"after {fn.name} used it: it is at version {now}, but {fn.name} recorded version "
-        f"{then}, so its backward would compute a wrong gradient. Do the in-place update after "
+        f"{fn.name}: {what} (a tensor of shape {changed.shape}) was modified by an in-place "
+        f"operation after {fn.name} used it (it is now at version {changed._version}), so its "
+        f"backward would compute a wrong gradient. Do the in-place update after "
         f"backward(), or on a copy (e.g. `x = x + 1` instead of `x += 1`). {_created(fn)}")

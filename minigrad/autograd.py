@@ -20,6 +20,16 @@ _grad_enabled = True           # grad mode (no_grad / enable_grad)
 _sequence = itertools.count()  # stamps recorded nodes in creation order
 _tracers: list = []            # callbacks of active mg.trace_backward() blocks (viz.py)
 _anomaly_enabled = False       # set by mg.detect_anomaly() (anomaly.py)
+_writes = 0                    # in-place writes to tensors so far (see bump_version)
+
+
+def bump_version(tensor: Any) -> None:
+    """Note an in-place write to ``tensor``: its version counter goes up by one, and it is
+    stamped with the global write count, so a node recorded before the write can tell."""
+    global _writes
+    _writes += 1
+    tensor._version += 1
+    tensor._written = _writes
 
 
 def is_grad_enabled() -> bool:
@@ -96,7 +106,6 @@ class Function:
     """
 
     once_differentiable = False
-    _out_version = 0   # the output's version when recorded (not 0 for an in-place op's output)
 
     def forward(self, *arrays: np.ndarray, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must implement forward(*arrays)")
@@ -164,13 +173,13 @@ class Function:
             out = _wrap_output(raw, fn, record)
             if record:
                 fn._seq = next(_sequence)
-                fn._versions = tuple([t._version for t in inputs])   # checked before backward
+                fn._writes = _writes           # in-place writes after this are caught in backward
                 fn._output_refs = (weakref.ref(out),)
             return out
         outs = tuple(_wrap_output(r, fn, record) for r in raw)
         if record:
             fn._seq = next(_sequence)
-            fn._versions = tuple([t._version for t in inputs])
+            fn._writes = _writes
             fn._output_refs = tuple(weakref.ref(o) for o in outs)
             fn._output_meta = tuple((o.shape, o.dtype) for o in outs)
         return outs
@@ -212,6 +221,7 @@ def _wrap_output(array: Any, fn: Function, record: bool) -> Any:
     out._grad = None
     out._hooks = None
     out._version = 0
+    out._written = 0
     if record and array.dtype.kind == "f":
         out._requires_grad = True
         out.grad_fn = fn
@@ -335,13 +345,11 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
             fn = heapq.heappop(heap)[1]
             if fn.inputs is None:
                 _check_alive(fn)                     # raises: freed by an earlier backward
-            if fn._versions != tuple([t._version for t in fn.inputs]):
-                raise anomaly.modified_error(fn)     # an input was modified in place since
+            if fn._writes != _writes and _written_since(fn):
+                raise anomaly.modified_error(fn)     # an input or output was modified in place
             grads = []
             for ref in fn._output_refs:
                 out = ref()
-                if out is not None and out._version != fn._out_version:
-                    raise anomaly.modified_error(fn)     # so was the output
                 entry = pending.pop(id(out), None) if out is not None else None
                 if entry is None:
                     grads.append(_zero_grad(fn, len(grads)))
@@ -398,6 +406,14 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
                 held.add(id(grad))
                 leaf._grad = grad
     return captured
+
+
+def _written_since(fn: Function) -> bool:
+    """Whether an input or output of ``fn`` was written in place after ``fn`` was recorded."""
+    for tensor in fn.inputs + fn.outputs:
+        if tensor is not None and tensor._written > fn._writes:
+            return True
+    return False
 
 
 def _zero_grad(fn: Function, index: int) -> Any:

@@ -1,9 +1,12 @@
 """In-place updates of a Tensor (``add_``, ``mul_``, ``zero_``, ``+=`` ...) and their safety net.
 
-Every in-place update bumps the tensor's version counter ``_version``. When an op is recorded,
-the engine notes the version of each input (``Function._versions``); before running that op's
-backward it compares them again, and a mismatch raises a RuntimeError naming the op and the
-tensor instead of returning a gradient computed from the wrong values.
+Every in-place update goes through ``autograd.bump_version``: the tensor's version counter
+``_version`` goes up and the tensor is stamped (``_written``) with the global count of in-place
+writes. When an op is recorded, the engine notes that count (``Function._writes``); before
+running that op's backward it checks that no input or output was stamped later, and one that
+was raises a RuntimeError naming the op and the tensor instead of returning a gradient computed
+from the wrong values. When no in-place write happened since recording, the check is a single
+integer comparison.
 
 Three cases, by what the update touches:
 
@@ -48,9 +51,9 @@ def update(tensor: Tensor, name: str, op: Callable[..., Tensor], *args: Any) -> 
         if tensor._requires_grad and tensor.grad_fn is None:
             raise RuntimeError(_LEAF.format(name=name, shape=tensor.shape))
         _record(tensor, name, op, args)
-        tensor._version += 1
+        autograd.bump_version(tensor)
         if tensor.grad_fn is not None:
-            tensor.grad_fn._out_version = tensor._version   # the new node's output is born here
+            tensor.grad_fn._writes = autograd._writes   # the new node's output is born here
         return tensor
     with autograd.no_grad():
         result = _checked(tensor, name, _run(name, op, tensor, args))
@@ -58,7 +61,7 @@ def update(tensor: Tensor, name: str, op: Callable[..., Tensor], *args: Any) -> 
         _write(tensor, name, result.data)
     else:
         tensor.data = result.data.astype(tensor.dtype, copy=False)
-    tensor._version += 1
+    autograd.bump_version(tensor)
     return tensor
 
 
@@ -112,6 +115,7 @@ def _split_off(tensor: Tensor) -> Tensor:
     old._grad = None
     old._hooks = None
     old._version = tensor._version
+    old._written = tensor._written
     old._requires_grad = tensor._requires_grad
     old.grad_fn = fn = tensor.grad_fn
     refs = getattr(fn, "_output_refs", None)      # None once the graph was freed by backward

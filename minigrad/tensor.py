@@ -38,7 +38,7 @@ class Tensor:
     ``backward()``; ``grad_fn`` is the ``Function`` that produced it (None for a leaf).
     """
 
-    __slots__ = ("data", "_grad", "_requires_grad", "grad_fn", "_version", "_hooks",
+    __slots__ = ("data", "_grad", "_requires_grad", "grad_fn", "_version", "_written", "_hooks",
                  "__weakref__")
     __array_ufunc__ = None       # NumPy never unwraps a Tensor silently: ndarray + Tensor -> Tensor
     __array_priority__ = 1000
@@ -51,7 +51,8 @@ class Tensor:
         self._grad = None
         self._requires_grad = False
         self.grad_fn = None
-        self._version = 0
+        self._version = 0         # in-place writes to this tensor (autograd.bump_version)
+        self._written = 0         # the global write count at the last of them
         self._hooks = None
         if requires_grad:
             self.requires_grad_(True)

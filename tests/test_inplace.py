@@ -93,7 +93,7 @@ def test_backward_through_a_graph_built_before_a_step_raises():
     loss = (w * w).sum()
     with mg.no_grad():
         w.add_(1.0)
-    with pytest.raises(RuntimeError, match=r"Mul: input 0 .*shape \(2,\).*version 1.*version 0"):
+    with pytest.raises(RuntimeError, match=r"Mul: input 0 .*shape \(2,\).*after Mul used it .*now at version 1"):
         loss.backward()
 
 
@@ -101,7 +101,7 @@ def test_optimizer_style_version_bump_is_also_detected():
     w = mg.tensor([1.0, 2.0], requires_grad=True)
     loss = (w * 3.0).exp().sum()
     w.data -= 0.1
-    w._version += 1                            # what the optimizers do after p.data -= ...
+    mg.autograd.bump_version(w)                # what the optimizers do after p.data -= ...
     with pytest.raises(RuntimeError, match="Mul"):
         loss.backward()
 
@@ -197,7 +197,7 @@ def test_in_place_on_an_earlier_consumer_input_raises_instead_of_misrouting():
     y = x * 1.0
     z = y * 5.0           # consumes y before the update
     y.mul_(2.0)           # recorded: y is now another node
-    with pytest.raises(RuntimeError, match=r"Mul: input 0 .*version 1.*version 0"):
+    with pytest.raises(RuntimeError, match=r"Mul: input 0 .*now at version 1"):
         z.sum().backward()
 
 

@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from ..autograd import bump_version
 from ..random import default_rng
 from ..tensor import Tensor
 
@@ -25,7 +26,7 @@ def _checked(tensor: Any) -> Tensor:
 
 def _fill(tensor: Tensor, values: Any) -> Tensor:
     _checked(tensor).data[...] = values
-    tensor._version += 1                     # a graph built before cannot be differentiated
+    bump_version(tensor)                     # a graph built before cannot be differentiated
     return tensor
 
 
