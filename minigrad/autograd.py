@@ -279,16 +279,6 @@ def _as_grad(value: Any, like: Any, source: Any) -> Any:
     return value
 
 
-def _accumulate(pending: dict, tensor: Any, grad: Any) -> None:
-    """Add ``grad`` to the gradient waiting for ``tensor`` (a new array, never in place)."""
-    key = id(tensor)
-    entry = pending.get(key)
-    if entry is None:
-        pending[key] = [tensor, grad]
-    else:
-        entry[1] = entry[1] + grad
-
-
 def _run_hooks(tensor: Any, grad: Any) -> Any:
     """Call the tensor's hooks with its total gradient; a hook may return a replacement."""
     for hook in list(tensor._hooks.values()):
@@ -326,20 +316,29 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
     queued: set = set()  # seq of the nodes in the heap or already run
     leaves: list = []
 
-    def reach(tensor: Any) -> None:
-        """Queue the node that made ``tensor`` (or note the leaf), at its first gradient."""
-        fn = tensor.grad_fn
-        if fn is None:
-            leaves.append(tensor)
-        elif fn._seq not in queued:          # a node with several outputs is reached once
-            queued.add(fn._seq)
-            heapq.heappush(heap, (-fn._seq, fn))
+    def receive(tensors: Sequence[Any], grads: Sequence[Any], source: Any) -> None:
+        """Add each gradient to the one waiting for its tensor; at a tensor's first gradient,
+        queue the node that made it (or note the leaf)."""
+        for tensor, grad in zip(tensors, grads):
+            if grad is None or not tensor._requires_grad:
+                continue
+            if type(grad) is not Tensor or grad.data.shape != tensor.data.shape or \
+                    grad.data.dtype != tensor.data.dtype:
+                grad = _as_grad(grad, tensor, source)
+            key = id(tensor)
+            entry = pending.get(key)
+            if entry is not None:
+                entry[1] = entry[1] + grad
+                continue
+            pending[key] = [tensor, grad]
+            fn = tensor.grad_fn
+            if fn is None:
+                leaves.append(tensor)
+            elif fn._seq not in queued:          # a node with several outputs is queued once
+                queued.add(fn._seq)
+                heapq.heappush(heap, (-fn._seq, fn))
 
-    for tensor, grad in zip(roots, root_grads):
-        if id(tensor) not in pending:
-            reach(tensor)
-        _accumulate(pending, tensor, grad)
-
+    receive(roots, root_grads, "backward")
     with _set_grad_enabled(create_graph):
         while heap:
             fn = heapq.heappop(heap)[1]
@@ -350,7 +349,7 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
             grads = []
             for ref in fn._output_refs:
                 out = ref()
-                entry = pending.pop(id(out), None) if out is not None else None
+                entry = pending.pop(id(out), None)   # (id(None) is never a key)
                 if entry is None:
                     grads.append(_zero_grad(fn, len(grads)))
                     continue
@@ -371,28 +370,13 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
             if _tracers:
                 for tracer in _tracers:
                     tracer(fn, grads, in_grads)
-            for tensor, grad in zip(fn.inputs, in_grads):
-                if grad is None or not tensor._requires_grad:
-                    continue
-                if type(grad) is not Tensor or grad.data.shape != tensor.data.shape or \
-                        grad.data.dtype != tensor.data.dtype:
-                    grad = _as_grad(grad, tensor, fn)
-                key = id(tensor)
-                entry = pending.get(key)
-                if entry is None:
-                    pending[key] = [tensor, grad]
-                    reach(tensor)
-                else:
-                    entry[1] = entry[1] + grad
+            receive(fn.inputs, in_grads, fn)
             if not retain_graph:
                 fn._release()
 
         held = {id(g) for g in root_grads}   # gradient Tensors someone else already holds
         for leaf in leaves:
-            entry = pending.pop(id(leaf), None)
-            if entry is None:
-                continue
-            grad = entry[1]
+            grad = pending.pop(id(leaf))[1]
             if leaf._hooks:
                 grad = _run_hooks(leaf, grad)
             if wanted and id(leaf) in wanted:
