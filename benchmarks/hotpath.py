@@ -1,17 +1,19 @@
 """Where minigrad's training step spends its time: ``python -m benchmarks --profile W2``.
 
-Two views of one workload: the step split into forward (with the loss), backward and optimizer
-step, for minigrad and the NumPy floor side by side (the fastest of many interleaved steps, so
-a busy machine disturbs it little); and cProfile's list of the functions with the most time of
+Three views of one workload: the step split into forward (with the loss), backward and
+optimizer step, for minigrad and the NumPy floor side by side (the fastest of many interleaved
+steps, so a busy machine disturbs it little); minigrad's backward split into each op's backward
+rule and the engine around them; and cProfile's list of the functions with the most time of
 their own over a run of minigrad steps.
 """
 from __future__ import annotations
 
+import contextlib
 import cProfile
 import io
 import pstats
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, Iterator, List, Set
 
 import numpy as np
 
@@ -58,6 +60,80 @@ def phase_times(workload: workloads.Workload, dtype: Any, steps: int) -> Dict[st
     return best
 
 
+def _node_classes(loss: Any) -> Set[type]:
+    """The Function classes recorded in the graph of ``loss``."""
+    classes: Set[type] = set()
+    seen: Set[int] = set()
+    stack = [loss.grad_fn]
+    while stack:
+        fn = stack.pop()
+        if fn is None or id(fn) in seen:
+            continue
+        seen.add(id(fn))
+        classes.add(type(fn))
+        stack.extend(t.grad_fn for t in fn.inputs)
+    return classes
+
+
+@contextlib.contextmanager
+def _timed_rules(classes: Set[type], spent: Dict[str, List[float]]) -> Iterator[None]:
+    """Within the block, each call of a class's ``backward`` adds its seconds to
+    ``spent[name][0]`` and one to ``spent[name][1]``; the classes are restored on exit."""
+    own = {cls: cls.__dict__.get("backward") for cls in classes}
+    clock = time.perf_counter
+
+    def timed(cls: type, rule: Any) -> Any:
+        tally = spent.setdefault(cls.__name__, [0.0, 0])
+
+        def backward(self: Any, *grads: Any) -> Any:
+            start = clock()
+            result = rule(self, *grads)
+            tally[0] += clock() - start
+            tally[1] += 1
+            return result
+        return backward
+
+    try:
+        for cls in classes:
+            cls.backward = timed(cls, cls.backward)
+        yield
+    finally:
+        for cls, rule in own.items():
+            if rule is None:
+                del cls.backward            # it was inherited
+            else:
+                cls.backward = rule
+
+
+def backward_split(workload: workloads.Workload, dtype: Any, steps: int) -> List[str]:
+    """Lines splitting minigrad's backward (the fastest of ``steps``) into rules and engine."""
+    import minigrad as mg
+    model, criterion, optimizer = workloads.build_minigrad(workload, dtype)
+    x, t = workloads.make_batch(workload, dtype)
+    xt = mg.tensor(x)
+    classes = _node_classes(criterion(model(xt), t))
+    best: Dict[str, Any] = {"total": float("inf")}
+    for _ in range(steps):
+        spent: Dict[str, List[float]] = {}
+        optimizer.zero_grad()
+        loss = criterion(model(xt), t)
+        with _timed_rules(classes, spent):
+            start = time.perf_counter()
+            loss.backward()
+            total = time.perf_counter() - start
+        if total < best["total"]:
+            best = {"total": total, "spent": spent}
+    rules = best["spent"]
+    nodes = sum(calls for _, calls in rules.values())
+    engine = best["total"] - sum(seconds for seconds, _ in rules.values())
+    lines = [f"{'backward split':30s} {'µs':>8s} {'calls':>6s}"]
+    for name, (seconds, calls) in sorted(rules.items(), key=lambda item: -item[1][0]):
+        lines.append(f"{name + '.backward':30s} {seconds * 1e6:8.1f} {calls:6d}")
+    lines.append(f"{'engine (the rest)':30s} {engine * 1e6:8.1f}   ({engine / nodes * 1e6:.1f} µs "
+                 f"per node, {nodes} nodes; each timed rule adds ~0.1 µs)")
+    return lines
+
+
 def profile_report(name: str, dtype: Any, steps: int, top: int = 25) -> str:
     """The phase table and cProfile's top functions for ``steps`` minigrad steps of ``name``."""
     workload = workloads.WORKLOADS[name]
@@ -70,6 +146,8 @@ def profile_report(name: str, dtype: Any, steps: int, top: int = 25) -> str:
     total_mine, total_floor = sum(best["minigrad"]), sum(best["numpy"])
     lines.append(f"{'total':16s} {total_mine * 1e6:12.1f} {total_floor * 1e6:10.1f} "
                  f"{total_mine / total_floor:6.2f}")
+
+    lines += [""] + backward_split(workload, dtype, max(20, steps // 4))
 
     step = workloads.minigrad_step(workload, dtype)
     for _ in range(5):
