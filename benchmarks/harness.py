@@ -159,13 +159,14 @@ def load_average() -> Optional[List[float]]:
 
 def blas_info() -> List[Dict[str, Any]]:
     """The BLAS libraries loaded in this process, their kernel and thread count
-    (threadpoolctl), or an empty list without threadpoolctl."""
+    (threadpoolctl), in the order of their file paths; an empty list without threadpoolctl."""
     threadpoolctl = optional_import("threadpoolctl")
     if threadpoolctl is None:
         return []
     keys = ("user_api", "internal_api", "prefix", "filepath", "version", "architecture",
             "num_threads")
-    return [{k: pool.get(k) for k in keys} for pool in threadpoolctl.threadpool_info()]
+    pools = [{k: pool.get(k) for k in keys} for pool in threadpoolctl.threadpool_info()]
+    return sorted(pools, key=lambda pool: str(pool.get("filepath")))   # stable between runs
 
 
 def optional_import(name: str) -> Any:
