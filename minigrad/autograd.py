@@ -365,8 +365,10 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
                 in_grads = _call_backward(fn, grads, create_graph)
             else:
                 in_grads = fn.backward(*grads)
-                if type(in_grads) is not tuple or len(in_grads) != len(fn.inputs):
-                    in_grads = _checked_count(fn, in_grads)
+                if type(in_grads) is not tuple:
+                    in_grads = (in_grads,)               # a one-input op may return its gradient
+                if len(in_grads) != len(fn.inputs):
+                    in_grads = _checked_count(fn, in_grads)   # raises
             if _tracers:
                 for tracer in _tracers:
                     tracer(fn, grads, in_grads)

@@ -171,12 +171,13 @@ class Optimizer:
         with no_grad():
             for group in self.param_groups:
                 for p in group["params"]:
-                    if p.grad is None:
+                    grad = p._grad
+                    if grad is None:
                         continue
                     state = self.state.get(p)
                     if state is None:
                         state = self.state[p] = self._init_state(p.data, group)
-                    self._update(p.data, p.grad.data, state, group)
+                    self._update(p.data, grad.data, state, group)
                     bump_version(p)
         return loss
 
