@@ -20,16 +20,15 @@ _grad_enabled = True           # grad mode (no_grad / enable_grad)
 _sequence = itertools.count()  # stamps recorded nodes in creation order
 _tracers: list = []            # callbacks of active mg.trace_backward() blocks (viz.py)
 _anomaly_enabled = False       # set by mg.detect_anomaly() (anomaly.py)
-_writes = 0                    # in-place writes to tensors so far (see bump_version)
+_writes = 0                    # in-place writes to tensors so far (see next_write)
 
 
-def bump_version(tensor: Any) -> None:
-    """Note an in-place write to ``tensor``: its version counter goes up by one, and it is
-    stamped with the global write count, so a node recorded before the write can tell."""
+def next_write() -> int:
+    """Count one more in-place write and return the count: setting ``tensor._version`` stamps
+    the tensor with it, so a node recorded before the write can tell."""
     global _writes
     _writes += 1
-    tensor._version += 1
-    tensor._written = _writes
+    return _writes
 
 
 def is_grad_enabled() -> bool:
@@ -220,7 +219,7 @@ def _wrap_output(array: Any, fn: Function, record: bool) -> Any:
     out.data = array
     out._grad = None
     out._hooks = None
-    out._version = 0
+    out._version_count = 0
     out._written = 0
     if record and array.dtype.kind == "f":
         out._requires_grad = True
@@ -344,8 +343,6 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
             fn = heapq.heappop(heap)[1]
             if fn.inputs is None:
                 _check_alive(fn)                     # raises: freed by an earlier backward
-            if fn._writes != _writes and _written_since(fn):
-                raise anomaly.modified_error(fn)     # an input or output was modified in place
             grads = []
             for ref in fn._output_refs:
                 out = ref()
@@ -359,6 +356,8 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
                 if wanted and id(out) in wanted:
                     captured[id(out)] = grad
                 grads.append(grad)
+            if fn._writes != _writes and _written_since(fn):   # (after the hooks, which may
+                raise anomaly.modified_error(fn)    # write too) an input or output was modified
             if _anomaly_enabled:
                 in_grads = anomaly.checked_backward(fn, grads, create_graph)
             elif create_graph:
@@ -378,7 +377,10 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
 
         held = {id(g) for g in root_grads}   # gradient Tensors someone else already holds
         for leaf in leaves:
-            grad = pending.pop(id(leaf))[1]
+            entry = pending.pop(id(leaf), None)
+            if entry is None:        # taken already: a node still lists it as an output
+                continue
+            grad = entry[1]
             if leaf._hooks:
                 grad = _run_hooks(leaf, grad)
             if wanted and id(leaf) in wanted:

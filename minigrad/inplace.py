@@ -1,8 +1,7 @@
 """In-place updates of a Tensor (``add_``, ``mul_``, ``zero_``, ``+=`` ...) and their safety net.
 
-Every in-place update goes through ``autograd.bump_version``: the tensor's version counter
-``_version`` goes up and the tensor is stamped (``_written``) with the global count of in-place
-writes. When an op is recorded, the engine notes that count (``Function._writes``); before
+Every in-place update bumps the tensor's version counter ``_version``, which also stamps the
+tensor (``_written``) with the global count of in-place writes (``autograd.next_write``). When an op is recorded, the engine notes that count (``Function._writes``); before
 running that op's backward it checks that no input or output was stamped later, and one that
 was raises a RuntimeError naming the op and the tensor instead of returning a gradient computed
 from the wrong values. When no in-place write happened since recording, the check is a single
@@ -51,7 +50,7 @@ def update(tensor: Tensor, name: str, op: Callable[..., Tensor], *args: Any) -> 
         if tensor._requires_grad and tensor.grad_fn is None:
             raise RuntimeError(_LEAF.format(name=name, shape=tensor.shape))
         _record(tensor, name, op, args)
-        autograd.bump_version(tensor)
+        tensor._version += 1
         if tensor.grad_fn is not None:
             tensor.grad_fn._writes = autograd._writes   # the new node's output is born here
         return tensor
@@ -61,7 +60,7 @@ def update(tensor: Tensor, name: str, op: Callable[..., Tensor], *args: Any) -> 
         _write(tensor, name, result.data)
     else:
         tensor.data = result.data.astype(tensor.dtype, copy=False)
-    autograd.bump_version(tensor)
+    tensor._version += 1
     return tensor
 
 
@@ -98,7 +97,8 @@ def _record(tensor: Tensor, name: str, op: Callable[..., Tensor], args: tuple) -
     """Make the update a recorded op whose output is ``tensor`` itself."""
     old = _split_off(tensor)
     args = tuple(old if value is tensor else value for value in args)   # x *= x
-    result = _checked(tensor, name, _run(name, op, old, args))
+    result = _checked(tensor, name, _run(name, op, old, args))   # may raise: nothing changed yet
+    _take_place(old, tensor)
     if result.dtype != tensor.dtype:
         result = result.astype(tensor.dtype)
     tensor.data = result.data
@@ -109,19 +109,24 @@ def _record(tensor: Tensor, name: str, op: Callable[..., Tensor], args: tuple) -
 
 
 def _split_off(tensor: Tensor) -> Tensor:
-    """A new Tensor holding ``tensor``'s current value and its place in the graph."""
+    """A new Tensor holding ``tensor``'s current value, made by the same node."""
     old = Tensor.__new__(Tensor)
     old.data = tensor.data
     old._grad = None
     old._hooks = None
-    old._version = tensor._version
+    old._version_count = tensor._version_count
     old._written = tensor._written
     old._requires_grad = tensor._requires_grad
-    old.grad_fn = fn = tensor.grad_fn
+    old.grad_fn = tensor.grad_fn
+    return old
+
+
+def _take_place(old: Tensor, tensor: Tensor) -> None:
+    """Make ``old`` the output of the node that made ``tensor`` (once the update succeeded)."""
+    fn = tensor.grad_fn
     refs = getattr(fn, "_output_refs", None)      # None once the graph was freed by backward
     if refs is not None:
         fn._output_refs = tuple(weakref.ref(old) if ref() is tensor else ref for ref in refs)
-    return old
 
 
 # -- the updates, as out-of-place ops on the old value ---------------------------------------

@@ -38,7 +38,8 @@ class Tensor:
     ``backward()``; ``grad_fn`` is the ``Function`` that produced it (None for a leaf).
     """
 
-    __slots__ = ("data", "_grad", "_requires_grad", "grad_fn", "_version", "_written", "_hooks",
+    __slots__ = ("data", "_grad", "_requires_grad", "grad_fn", "_version_count", "_written",
+                 "_hooks",
                  "__weakref__")
     __array_ufunc__ = None       # NumPy never unwraps a Tensor silently: ndarray + Tensor -> Tensor
     __array_priority__ = 1000
@@ -51,7 +52,7 @@ class Tensor:
         self._grad = None
         self._requires_grad = False
         self.grad_fn = None
-        self._version = 0         # in-place writes to this tensor (autograd.bump_version)
+        self._version_count = 0   # in-place writes to this tensor (see _version)
         self._written = 0         # the global write count at the last of them
         self._hooks = None
         if requires_grad:
@@ -95,6 +96,18 @@ class Tensor:
                 raise TypeError(f"grad: assigned gradient has dtype {value.dtype} but the "
                                 f"tensor has dtype {self.dtype}")
         self._grad = value
+
+    @property
+    def _version(self) -> int:
+        """How many times this tensor was written in place (``torch.Tensor._version``)."""
+        return self._version_count
+
+    @_version.setter
+    def _version(self, count: int) -> None:
+        # Every in-place write bumps this (in-place ops, optimizers, Module.to, nn.init, and
+        # code that writes t.data itself): the stamp lets backward see the write.
+        self._version_count = count
+        self._written = autograd.next_write()
 
     @property
     def is_leaf(self) -> bool:

@@ -488,3 +488,18 @@ def test_times_constant_is_plain_numpy_first_order_and_recorded_for_create_graph
     assert recorded.grad_fn is not None
     recorded.backward(np.array([5.0, 6.0, 7.0]))
     np.testing.assert_array_equal(g.grad.data, [5.0, 0.0, 7.0])
+
+
+def test_an_output_detached_by_hand_from_a_two_output_op_does_not_break_backward():
+    class Pair(mg.autograd.Function):
+        def forward(self, x):
+            return x * 2, x * 3
+
+        def backward(self, ga, gb):
+            return ga * 2 + gb * 3
+
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    a, b = Pair.apply(x)
+    a.grad_fn = None                                  # a hand-made detach of one output
+    (a * b).sum().backward()
+    np.testing.assert_allclose(x.grad.data, 12 * x.data)   # the node still takes a's share

@@ -12,7 +12,6 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..autograd import bump_version
 from ..random import default_rng
 from ..tensor import Tensor
 
@@ -26,7 +25,7 @@ def _checked(tensor: Any) -> Tensor:
 
 def _fill(tensor: Tensor, values: Any) -> Tensor:
     _checked(tensor).data[...] = values
-    bump_version(tensor)                     # a graph built before cannot be differentiated
+    tensor._version += 1                     # a graph built before cannot be differentiated
     return tensor
 
 

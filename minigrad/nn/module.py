@@ -7,7 +7,6 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
-from ..autograd import bump_version
 from ..tensor import Tensor, _HookHandle
 from .parameter import Parameter
 
@@ -215,7 +214,7 @@ class Module:
             for param in module._parameters.values():
                 if param is not None and param.dtype != dtype:
                     param.data = param.data.astype(dtype)
-                    bump_version(param)      # a graph built before cannot be differentiated
+                    param._version += 1      # a graph built before cannot be differentiated
                     if param.grad is not None:
                         param._grad = param.grad.astype(dtype)
             for name, array in list(module._buffers.items()):
@@ -312,7 +311,7 @@ class Module:
             copied = np.array(array, dtype=(value.data if is_param else value).dtype, copy=True)
             if is_param:
                 value.data = copied
-                bump_version(value)          # a graph built before cannot be differentiated
+                value._version += 1          # a graph built before cannot be differentiated
             else:
                 setattr(module, name, copied)
         return IncompatibleKeys(missing, unexpected)

@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 import numpy as np
 
-from ..autograd import bump_version, enable_grad, no_grad
+from ..autograd import enable_grad, no_grad
 from ..tensor import Tensor
 
 ParamGroup = Dict[str, Any]
@@ -178,7 +178,7 @@ class Optimizer:
                     if state is None:
                         state = self.state[p] = self._init_state(p.data, group)
                     self._update(p.data, grad.data, state, group)
-                    bump_version(p)
+                    p._version += 1
         return loss
 
     # -- saving and restoring ----------------------------------------------------------------
