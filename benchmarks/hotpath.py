@@ -76,14 +76,15 @@ def _node_classes(loss: Any) -> Set[type]:
 
 
 @contextlib.contextmanager
-def _timed_rules(classes: Set[type], spent: Dict[str, List[float]]) -> Iterator[None]:
+def _timed_rules(classes: Set[type], spent: Dict[type, List[float]]) -> Iterator[None]:
     """Within the block, each call of a class's ``backward`` adds its seconds to
-    ``spent[name][0]`` and one to ``spent[name][1]``; the classes are restored on exit."""
+    ``spent[cls][0]`` and one to ``spent[cls][1]``; the classes are restored on exit."""
     own = {cls: cls.__dict__.get("backward") for cls in classes}
+    rules = {cls: cls.backward for cls in classes}     # all looked up before any is wrapped
     clock = time.perf_counter
 
     def timed(cls: type, rule: Any) -> Any:
-        tally = spent.setdefault(cls.__name__, [0.0, 0])
+        tally = spent.setdefault(cls, [0.0, 0])
 
         def backward(self: Any, *grads: Any) -> Any:
             start = clock()
@@ -94,8 +95,8 @@ def _timed_rules(classes: Set[type], spent: Dict[str, List[float]]) -> Iterator[
         return backward
 
     try:
-        for cls in classes:
-            cls.backward = timed(cls, cls.backward)
+        for cls, rule in rules.items():
+            cls.backward = timed(cls, rule)
         yield
     finally:
         for cls, rule in own.items():
@@ -114,7 +115,7 @@ def backward_split(workload: workloads.Workload, dtype: Any, steps: int) -> List
     classes = _node_classes(criterion(model(xt), t))
     best: Dict[str, Any] = {"total": float("inf")}
     for _ in range(steps):
-        spent: Dict[str, List[float]] = {}
+        spent: Dict[type, List[float]] = {}
         optimizer.zero_grad()
         loss = criterion(model(xt), t)
         with _timed_rules(classes, spent):
@@ -127,8 +128,8 @@ def backward_split(workload: workloads.Workload, dtype: Any, steps: int) -> List
     nodes = sum(calls for _, calls in rules.values())
     engine = best["total"] - sum(seconds for seconds, _ in rules.values())
     lines = [f"{'backward split':30s} {'µs':>8s} {'calls':>6s}"]
-    for name, (seconds, calls) in sorted(rules.items(), key=lambda item: -item[1][0]):
-        lines.append(f"{name + '.backward':30s} {seconds * 1e6:8.1f} {calls:6d}")
+    for cls, (seconds, calls) in sorted(rules.items(), key=lambda item: -item[1][0]):
+        lines.append(f"{cls.__qualname__ + '.backward':30s} {seconds * 1e6:8.1f} {calls:6d}")
     lines.append(f"{'engine (the rest)':30s} {engine * 1e6:8.1f}   ({engine / nodes * 1e6:.1f} µs "
                  f"per node, {nodes} nodes; each timed rule adds ~0.1 µs)")
     return lines

@@ -191,3 +191,29 @@ def test_target_checks_judge_ratios():
     checks = {c["target"]: c["met"] for c in report.target_checks(results)}
     assert checks == {"W2 minigrad / NumPy <= 1.30": False,
                       "W2 minigrad faster than PyTorch": True}
+
+
+def test_the_backward_split_times_each_rule_once_even_when_a_subclass_inherits_it():
+    from benchmarks.hotpath import _node_classes, _timed_rules
+
+    class Double(mg.autograd.Function):
+        def forward(self, x):
+            return x * 2
+
+        def backward(self, gy):
+            return gy * 2
+
+    class Triple(Double):                    # inherits Double's backward (wrong, but timed)
+        def forward(self, x):
+            return x * 3
+
+    original = Double.backward
+    for _ in range(5):                       # set order varies: either class may come first
+        x = mg.tensor(np.ones(3), requires_grad=True)
+        loss = Triple.apply(Double.apply(x)).sum()
+        classes = _node_classes(loss)
+        spent = {}
+        with _timed_rules(classes, spent):
+            loss.backward()
+        assert spent[Double][1] == 1 and spent[Triple][1] == 1
+        assert "backward" not in vars(Triple) and Double.backward is original   # restored
