@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
 from typing import IO, Any, Callable
 
 import numpy as np
@@ -37,9 +38,18 @@ def _umask() -> int:
     return mask
 
 
-def save_npz(path: str, arrays: dict) -> None:
-    """Write ``arrays`` as a compressed ``.npz`` atomically."""
-    atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
+def save_npz(path: str, arrays: dict, compress: bool = True) -> None:
+    """Write ``arrays`` as an ``.npz`` atomically: the archive ``np.savez`` (or, compressed,
+    ``np.savez_compressed``) writes, but the names are not passed to it as keywords, so a key
+    may be 'file' or 'allow_pickle' too. Never pickles."""
+    method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+
+    def write(f: IO[bytes]) -> None:
+        with zipfile.ZipFile(f, "w", compression=method) as archive:
+            for name, array in arrays.items():
+                with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+    atomic_write(path, write)
 
 
 def save_json(path: str, obj: Any) -> None:

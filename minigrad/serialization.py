@@ -7,7 +7,7 @@ from typing import Any, Dict, Optional, Union
 
 import numpy as np
 
-from ._files import atomic_write
+from ._files import save_npz
 from .tensor import Tensor
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -49,7 +49,7 @@ def save(state_dict: Dict[str, Any], path: PathLike) -> None:
             raise TypeError(f"save: '{key}' has dtype {array.dtype}; only numeric arrays can "
                             "be saved (object arrays would need pickle)")
         arrays[key] = array
-    atomic_write(_path(path, "save"), lambda file: np.savez(file, **arrays))
+    save_npz(_path(path, "save"), arrays, compress=False)
 
 
 def load(path: PathLike) -> Dict[str, np.ndarray]:

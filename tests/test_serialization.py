@@ -52,7 +52,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypat
     def crash(*args, **kwargs):
         raise KeyboardInterrupt("simulated crash while writing")
 
-    monkeypatch.setattr(np, "savez", crash)
+    monkeypatch.setattr(np.lib.format, "write_array", crash)   # what writes each array
     with pytest.raises(KeyboardInterrupt):
         mg.save({"a": np.zeros(3)}, path)
     monkeypatch.undo()
@@ -119,3 +119,13 @@ def test_foreign_files(tmp_path):
         mg.load(written(tmp_path, "empty.npz", b""))
     with pytest.raises(FileNotFoundError, match="no such file"):
         mg.load(tmp_path / "missing.npz")
+
+
+def test_keys_named_like_numpys_own_arguments_are_saved_too(tmp_path):
+    state = {"file": np.arange(3.0), "allow_pickle": np.ones(2, np.float32), "w": np.zeros(1)}
+    mg.save(state, tmp_path / "odd.npz")
+    loaded = mg.load(tmp_path / "odd.npz")
+    assert list(loaded) == list(state)
+    for key, value in state.items():
+        np.testing.assert_array_equal(loaded[key], value)
+        assert loaded[key].dtype == value.dtype
