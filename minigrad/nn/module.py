@@ -75,10 +75,10 @@ class Module:
             raise AttributeError(f"cannot assign {type(value).__name__} '{name}' before "
                                  f"Module.__init__() is called (call super().__init__() first)")
         if isinstance(value, Parameter):
-            self._forget(name)
-            self._parameters[name] = value
+            self._forget(name, keep=self._parameters)
+            self._parameters[name] = value       # a name registered already keeps its place
         elif isinstance(value, Module):
-            self._forget(name)
+            self._forget(name, keep=self._modules)
             self._modules[name] = value
         elif registries is not None and name in self._parameters:
             if value is not None:
@@ -99,17 +99,19 @@ class Module:
         self._forget(name)
         object.__delattr__(self, name)
 
-    def _forget(self, name: str) -> None:
-        """Remove ``name`` from every registry."""
+    def _forget(self, name: str, keep: Optional[dict] = None) -> None:
+        """Remove ``name`` from every registry but ``keep`` (where it is about to be replaced,
+        keeping its place in the order, as in PyTorch)."""
         for registry in (self._parameters, self._buffers, self._modules):
-            registry.pop(name, None)
+            if registry is not keep:
+                registry.pop(name, None)
 
     def register_parameter(self, name: str, param: Optional[Parameter]) -> None:
         """Register ``param`` (a Parameter, or None for an absent one such as a missing bias)."""
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter: '{name}' must be an nn.Parameter or None, got "
                             f"{type(param).__name__}")
-        self._forget(name)
+        self._forget(name, keep=self._parameters)
         self._parameters[name] = param
         object.__setattr__(self, name, param)
 
@@ -117,7 +119,7 @@ class Module:
         """Register non-learnable state (saved in ``state_dict``, converted by ``to``)."""
         if not isinstance(name, str) or not name or "." in name:
             raise ValueError(f"register_buffer: invalid buffer name {name!r}")
-        self._forget(name)
+        self._forget(name, keep=self._buffers)
         self._buffers[name] = _as_buffer(array, name)
         object.__setattr__(self, name, self._buffers[name])
 
@@ -142,15 +144,25 @@ class Module:
             yield module
 
     def named_children(self) -> Iterator[Tuple[str, "Module"]]:
-        """The direct sub-modules with their attribute names."""
+        """The direct sub-modules with their attribute names; one used twice, once."""
+        seen: set = set()
         for name, child in self._modules.items():
-            if child is not None:
+            if child is not None and id(child) not in seen:
+                seen.add(id(child))
                 yield name, child
 
     def children(self) -> Iterator["Module"]:
         """The direct sub-modules."""
         for _, child in self.named_children():
             yield child
+
+    def apply(self, fn: Callable[["Module"], Any]) -> "Module":
+        """Call ``fn(module)`` on every sub-module, children before their parent, then on this
+        one (e.g. ``model.apply(init_weights)``); returns self."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
 
     def named_parameters(self, prefix: str = "",
                          recurse: bool = True) -> Iterator[Tuple[str, Parameter]]:

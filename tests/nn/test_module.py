@@ -192,3 +192,25 @@ def test_sequential_and_module_list():
     assert len(items) == 3 and len(list(items.parameters())) == 4
     with pytest.raises(TypeError, match="expected a Module"):
         items.append(np.zeros(2))
+
+
+def test_reassigning_a_parameter_or_a_layer_keeps_its_place_in_the_order():
+    bn = nn.BatchNorm1d(3)
+    bn.weight = nn.Parameter(np.full(3, 2.0, np.float32))      # e.g. a pretrained γ
+    assert [name for name, _ in bn.named_parameters()] == ["weight", "bias"]
+    assert list(bn.state_dict())[:2] == ["weight", "bias"]      # optimizer ids follow this
+    seq = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    setattr(seq, "0", nn.Linear(2, 3))
+    assert list(seq._modules) == ["0", "1", "2"]
+    assert seq(mg.tensor(np.ones((4, 2), np.float32))).shape == (4, 1)   # the forward order
+
+
+def test_apply_visits_every_module_children_first_and_children_lists_a_shared_one_once():
+    shared = nn.Linear(2, 2)
+    model = nn.Sequential(shared, nn.ReLU(), shared, nn.Sequential(nn.Linear(2, 1)))
+    assert [type(m).__name__ for m in model.children()] == ["Linear", "ReLU", "Sequential"]
+    visited = []
+    assert model.apply(visited.append) is model
+    assert [type(m).__name__ for m in visited] == ["Linear", "ReLU", "Linear", "Sequential",
+                                                   "Sequential"]
+    assert visited[0] is shared and visited[-1] is model
