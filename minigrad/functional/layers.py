@@ -184,7 +184,8 @@ def _checked_affine_slow(x: Any, W: Any, b: Any, op: str) -> Tensor:
 # -- softmax cross-entropy -------------------------------------------------------------------
 class SoftmaxCrossEntropy(Function):
     """loss = −Σ_c t_c log softmax(z)_c per row, then the reduction; t = one-hot(labels) or
-    probabilities. Keeps softmax(z) from forward: dz = (softmax(z) − t) · gy (/ N for mean)."""
+    probabilities. Keeps softmax(z) from forward: dz = (softmax(z)·Σ_c t_c − t) · gy (/ N for
+    mean), which is softmax(z) − t when the rows of t sum to 1 (one-hot labels always do)."""
 
     once_differentiable = True
 
@@ -222,7 +223,8 @@ class SoftmaxCrossEntropy(Function):
                 gz = p.copy()
                 gz[np.arange(n), t.data] -= 1               # softmax(z) − one-hot(t)
             else:
-                gz = p - t.data                             # softmax(z) − t
+                gz = p * t.data.sum(axis=1, keepdims=True)  # softmax(z)·Σ_c t_c − t: any
+                gz -= t.data                                # t, not only rows summing to 1
             gz *= scale
         if self.needs_input_grad[1]:
             gt = -log_p * scale                             # d loss / dt = −log softmax(z)
@@ -235,7 +237,8 @@ def softmax_cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> 
     ``logits`` has shape (N, C). ``target`` is integer labels of shape (N,) in [0, C), or
     probabilities / one-hot rows of shape (N, C). Per row ``ℓₙ = −Σ_c t_nc log softmax(zₙ)_c``;
     ``reduction`` 'mean' gives Σₙ ℓₙ / N, 'sum' Σₙ ℓₙ, 'none' the vector ℓ. Backward:
-    ``dz = (softmax(z) − t) · dy`` (divided by N for 'mean'); finite for logits of any size.
+    ``dz = (softmax(z)·Σ_c t_c − t) · dy`` (divided by N for 'mean'), i.e. ``softmax(z) − t``
+    for labels or rows that sum to 1; finite for logits of any size.
 
     Parameters
     ----------

@@ -12,7 +12,8 @@ class SoftmaxCrossEntropy(Module):
     """Cross-entropy of softmax(logits) against integer labels (N,) or probabilities (N, C).
 
     ``ℓₙ = −Σ_c t_nc log softmax(zₙ)_c``, reduced by ``reduction`` ('mean', 'sum', 'none').
-    Backward ``dz = (softmax(z) − t) · dy`` (/ N for 'mean'), honouring the upstream gradient.
+    Backward ``dz = (softmax(z)·Σ_c t_c − t) · dy`` (/ N for 'mean'; ``softmax(z) − t`` for labels
+    or probability rows), honouring the upstream gradient.
 
     Parameters
     ----------

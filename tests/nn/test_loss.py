@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import minigrad as mg
@@ -67,6 +67,25 @@ def test_probabilities_forward_and_gradients(reduction, case):
     # the gradient with respect to the target probabilities too
     assert mg.gradcheck(lambda a, b: F.softmax_cross_entropy(a, b, reduction),
                         [leaf(z), leaf(probs)], seed=1)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@given(case=logits_and_labels(), data=st.data())
+def test_targets_whose_rows_do_not_sum_to_one_get_the_true_gradient(reduction, case, data):
+    z, _ = case                  # multi-label rows, or soft labels scaled by a slip
+    assume(z.shape[1] > 1)       # one class: the loss is constant, every gradient 0
+    targets = data.draw(mst.arrays(shape=z.shape, positive=True)) * \
+        data.draw(st.sampled_from([0.25, 1.0, 3.0]))
+    assume(np.ptp(targets, axis=1).min() > 0.05)   # not a stationary point (t ∝ softmax(z))
+    assert mg.gradcheck(lambda t: F.softmax_cross_entropy(t, targets, reduction), [leaf(z)],
+                        seed=2)
+    fused_z, plain_z = leaf(z), leaf(z)
+    upstream = np.random.default_rng(0).standard_normal(z.shape[0]) if reduction == "none" \
+        else 1.7
+    F.softmax_cross_entropy(fused_z, targets, reduction).backward(upstream)
+    plain = reduce(-(mg.tensor(targets) * F.log_softmax(plain_z, axis=1)).sum(axis=1), reduction)
+    plain.backward(upstream)
+    np.testing.assert_allclose(fused_z.grad.data, plain_z.grad.data, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
