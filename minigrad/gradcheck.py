@@ -25,6 +25,25 @@ class GradcheckWarning(UserWarning):
     """A gradient check passed, but vacuously (every gradient compared was zero)."""
 
 
+def check_settings(op: str, eps: float, atol: float = 0.0, rtol: float = 0.0,
+                   seed: Optional[int] = None, flag: str = "") -> None:
+    """Refuse settings that would make a check meaningless: a step ``eps`` that is not a finite
+    positive number, a tolerance that is NaN (every comparison false: everything passes),
+    negative or infinite, a seed that is not a non-negative integer. Errors name ``op`` and the
+    setting (prefixed with ``flag``, e.g. '--' for a command-line option)."""
+    for name, value, positive in (("eps", eps, True), ("atol", atol, False),
+                                  ("rtol", rtol, False)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer,
+                                                            np.floating)):
+            raise TypeError(f"{op}: {flag}{name} must be a number, got {value!r}")
+        if not np.isfinite(value) or value < 0 or (positive and value == 0):
+            kind = "a finite positive" if positive else "a finite non-negative"
+            raise ValueError(f"{op}: {flag}{name} must be {kind} number, got {value!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+                             or seed < 0):
+        raise ValueError(f"{op}: {flag}seed must be a non-negative integer, got {seed!r}")
+
+
 def _outputs_of(f: Callable, inputs: Sequence[Any]) -> Tuple[Any, ...]:
     out = f(*inputs)
     return tuple(out) if isinstance(out, (tuple, list)) else (out,)
@@ -84,6 +103,7 @@ def numerical_gradient(f: Callable, *inputs: Any, eps: float = 1e-6,
     ``f`` receives the inputs as given (Tensors or ndarrays). Without ``grad_output`` the output
     must have one element. Returns one array for one input, a tuple for several.
     """
+    check_settings("numerical_gradient", eps)
     arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
     for i, a in enumerate(arrays):
         if not isinstance(a, np.ndarray) or a.dtype.kind != "f":
@@ -161,6 +181,7 @@ def gradcheck(f: Callable, inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
     """
     if not callable(f):
         raise TypeError(f"gradcheck: f must be a function, got {type(f).__name__}")
+    check_settings("gradcheck", eps, atol, rtol, seed)
     inputs = _checked_inputs(inputs, "gradcheck")
     rng = np.random.default_rng(seed)
     diff_inputs = [(i, x) for i, x in enumerate(inputs)
@@ -220,6 +241,7 @@ def gradgradcheck(f: Callable, inputs: Any, grad_outputs: Any = None, eps: float
     """
     if not callable(f):
         raise TypeError(f"gradgradcheck: f must be a function, got {type(f).__name__}")
+    check_settings("gradgradcheck", eps, atol, rtol, seed)
     inputs = _checked_inputs(inputs, "gradgradcheck")
     rng = np.random.default_rng(seed)
     outputs = [y for y in _outputs_of(f, inputs) if isinstance(y, Tensor) and y.requires_grad]

@@ -9,6 +9,7 @@ from hypothesis import given
 import minigrad as mg
 from minigrad import functional as F
 from minigrad.gradcheck import GradcheckWarning
+from minigrad.testing import check_layer
 from minigrad.testing import strategies as mst
 
 RNG = np.random.default_rng(0)
@@ -279,3 +280,20 @@ def test_numerical_gradient_bad_input():
         mg.numerical_gradient(lambda t: t * 2, leaf(X))
     with pytest.raises(TypeError, match="input 0 must be a floating"):
         mg.numerical_gradient(lambda t: t.sum(), mg.tensor([1, 2]))
+
+
+@pytest.mark.parametrize("settings, message", [
+    (dict(atol=float("nan")), "atol must be a finite non-negative number, got nan"),
+    (dict(rtol=float("nan")), "rtol must be a finite non-negative number, got nan"),
+    (dict(atol=float("inf")), "atol must be a finite non-negative number, got inf"),
+    (dict(rtol=-1e-3), "rtol must be a finite non-negative number"),
+    (dict(eps=0.0), "eps must be a finite positive number, got 0.0"),
+    (dict(seed=-1), "seed must be a non-negative integer, got -1"),
+])
+def test_settings_that_would_let_any_gradient_pass_are_refused(settings, message):
+    x = mg.tensor(np.array([0.3, -1.2]), requires_grad=True)
+    for check in (mg.gradcheck, mg.gradgradcheck):
+        with pytest.raises(ValueError, match=message):
+            check(lambda t: t * t, [x], **settings)
+    with pytest.raises(ValueError, match=message):
+        check_layer(lambda t: t * t, (3, 2), **settings)

@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import autograd
 from ..autograd import Function
-from ..gradcheck import GradcheckError, GradcheckWarning, numerical_gradient
+from ..gradcheck import GradcheckError, GradcheckWarning, check_settings, numerical_gradient
 from ..random import default_rng, manual_seed
 from ..tensor import Tensor
 
@@ -597,6 +597,7 @@ def check_layer(layer: Any, x: Any, *, params: bool = True, eps: float = 1e-6,
         When the pass is vacuous (every gradient compared is ≈ 0), or when some elements sit
         at a kink of a piecewise op (ReLU at 0), where they are reported, not compared.
     """
+    check_settings("check_layer", eps, atol, rtol, seed)
     name = _layer_name(layer)
     array = _example_input(x, seed)
     saved_state = copy.deepcopy(default_rng().bit_generator.state)

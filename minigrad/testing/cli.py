@@ -23,7 +23,7 @@ import warnings
 from typing import Any, Tuple
 
 from ..autograd import Function
-from ..gradcheck import GradcheckError
+from ..gradcheck import GradcheckError, check_settings
 from .check_layer import check_layer
 
 __all__ = ["add_parser", "run"]
@@ -131,6 +131,12 @@ def _build(name: str, obj: Any) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``minigrad check`` for parsed arguments; returns the exit status."""
+    try:
+        check_settings("minigrad check: error", args.eps, args.atol, args.rtol, args.seed,
+                       flag="--")
+    except ValueError as error:                    # a meaningless setting: bad usage
+        print(error, file=sys.stderr)
+        return 2
     try:
         name, obj = _load(args.target)
         layer = _build(name, obj)

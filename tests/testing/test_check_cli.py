@@ -125,6 +125,11 @@ def test_no_params_and_eval(capsys, layers):
     (["{layers}:NeedsSize", "--input-shape", "2,5"], "cannot build NeedsSize with no arg"),
     (["{layers}:Double", "--input-shape", "2,0"], "expected comma-separated positive sizes"),
     (["{layers}:Double"], "--input-shape"),
+    (["{layers}:Halving", "--input-shape", "3,2", "--atol", "nan"], "--atol must be a finite"),
+    (["{layers}:Halving", "--input-shape", "3,2", "--rtol=nan"], "--rtol must be a finite"),
+    (["{layers}:Halving", "--input-shape", "3,2", "--atol", "inf"], "--atol must be a finite"),
+    (["{layers}:Halving", "--input-shape", "3,2", "--eps", "0"], "--eps must be a finite pos"),
+    (["{layers}:Halving", "--input-shape", "3,2", "--seed", "-1"], "--seed must be a non-neg"),
 ])
 def test_bad_usage_exits_2(capsys, layers, argv, message):
     status, out, err = check(capsys, *[a.format(layers=layers) for a in argv])
