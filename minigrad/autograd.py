@@ -231,7 +231,8 @@ def _wrap_output(array: Any, fn: Function, record: bool) -> Any:
 
 
 def _as_tensors(inputs: Sequence[Any], op: str = "") -> tuple:
-    """Inputs as Tensors; a Python number takes the dtype NumPy gives it beside the Tensors."""
+    """Inputs as Tensors; a number (Python or NumPy) or a 0-d array beside a floating Tensor
+    takes that Tensor's dtype, as in PyTorch: ``x32 / np.sqrt(2)`` stays float32."""
     try:
         return _convert(inputs)
     except (TypeError, ValueError) as error:    # None, ragged lists, complex or object data
@@ -250,7 +251,7 @@ def _convert(inputs: Sequence[Any]) -> tuple:
     for x in inputs:
         if isinstance(x, Tensor):
             converted.append(x)
-        elif like is not None and type(x) in (int, float, bool):
+        elif like is not None and _is_scalar(x):
             dtype = like.dtype if like.dtype.kind == "f" else np.result_type(like, x)
             converted.append(_wrap_output(np.array(x, dtype=dtype), None, False))
         elif type(x) is np.ndarray and x.dtype.kind in "fiub":
@@ -258,6 +259,13 @@ def _convert(inputs: Sequence[Any]) -> tuple:
         else:
             converted.append(Tensor(x))
     return tuple(converted)
+
+
+def _is_scalar(x: Any) -> bool:
+    """A Python number, a NumPy number or a 0-d numeric array."""
+    if type(x) in (int, float, bool):
+        return True
+    return isinstance(x, (np.generic, np.ndarray)) and x.ndim == 0 and x.dtype.kind in "fiub"
 
 
 # -- the backward engine ---------------------------------------------------------------------

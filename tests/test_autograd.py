@@ -503,3 +503,15 @@ def test_an_output_detached_by_hand_from_a_two_output_op_does_not_break_backward
     a.grad_fn = None                                  # a hand-made detach of one output
     (a * b).sum().backward()
     np.testing.assert_allclose(x.grad.data, 12 * x.data)   # the node still takes a's share
+
+
+@pytest.mark.parametrize("other", [np.float64(0.5), np.sqrt(4.0), np.array(0.5), np.int64(3),
+                                   np.array(2), 0.5, True])
+def test_numpy_numbers_and_0d_arrays_take_a_float32_tensors_dtype(other):
+    x = mg.tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
+    for y in (x * other, other * x, x / other, x - other, x ** other,
+              mg.functional.maximum(x, other)):
+        assert y.dtype == np.float32
+    (x * other).sum().backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_allclose(x.grad.data, np.full(2, float(other)), rtol=1e-6)
