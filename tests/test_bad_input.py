@@ -392,3 +392,27 @@ def test_a_failed_op_leaves_its_inputs_alone():
         F.matmul(x, _x(2, 3))
     np.testing.assert_array_equal(x.data, before)
     assert x.grad is None and x._version == 0
+
+
+@pytest.mark.parametrize("call, op, words", [
+    (lambda: F.affine(_x(2, 3), _x(3, 3), [0.0, 0.0, 0.0]), "affine", ["floating tensor",
+                                                                      "list"]),
+    (lambda: F.batch_norm(_x(4, 3), np.zeros(3), None, training=True), "batch_norm",
+     ["running_mean and running_var"]),
+    (lambda: F.batch_norm(_x(4, 3), [0.0] * 3, [1.0] * 3), "batch_norm", ["ndarray", "list"]),
+    (lambda: F.batch_norm(_x(4, 3), None, None, eps="a"), "batch_norm", ["eps", "number"]),
+    (lambda: F.batch_norm(_x(4, 3), None, None, [1.0] * 3, [0.0] * 3, training=True),
+     "batch_norm", ["weight", "floating tensor"]),
+])
+def test_layer_functions_name_themselves_for_lists_none_and_strings(call, op, words):
+    _fails(call, op, *words)
+
+
+def test_an_empty_batch_of_images_goes_through_linear():
+    layer = nn.Linear(4, 3, dtype=np.float64)
+    x = mg.tensor(np.zeros((0, 2, 2)), requires_grad=True)
+    y = layer(x)
+    assert y.shape == (0, 3)
+    y.sum().backward()
+    assert x.grad.shape == (0, 2, 2) and layer.bias.grad.shape == (3,)
+    np.testing.assert_array_equal(layer.weight.grad.data, np.zeros((4, 3)))

@@ -47,11 +47,16 @@ def check_same_dtype(x: Any, param: Any, op: str, what: str) -> None:
 
 
 # -- affine ----------------------------------------------------------------------------------
+def _rows(x: Any) -> Any:
+    """x as (N, features), one row per sample (the book's flattening; also for N = 0)."""
+    return x if x.ndim == 2 else x.reshape(x.shape[0], math.prod(x.shape[1:]))
+
+
 class Affine(Function):
     """y = x W + b, with x flattened to (N, in_features) as the book's Affine layer does."""
 
     def forward(self, x: np.ndarray, W: np.ndarray, b: Optional[np.ndarray] = None):
-        x2 = x if x.ndim == 2 else x.reshape(x.shape[0], -1)
+        x2 = _rows(x)
         y = x2 @ W
         if b is not None:
             y += b
@@ -76,8 +81,7 @@ def _affine_grads(gy: np.ndarray, x: np.ndarray, W: np.ndarray,
     if wanted[0]:
         dx = (gy @ W.T).reshape(x.shape)                     # dx = dy Wᵀ
     if wanted[1]:
-        x2 = x if x.ndim == 2 else x.reshape(x.shape[0], -1)
-        dW = x2.T @ gy                                       # dW = xᵀ dy
+        dW = _rows(x).T @ gy                                 # dW = xᵀ dy
     if wanted[2]:
         db = np.add.reduce(gy, axis=0)                       # db = Σₙ dy
     return [dx, dW, db]
@@ -97,7 +101,7 @@ class AffineBackward(Function):
         gy, x, W = self.inputs
         given = iter(grads)
         g_dx, g_dW, g_db = (next(given) if want else None for want in self.wanted)
-        x2 = x if x.ndim == 2 else x.reshape(x.shape[0], -1)
+        x2 = _rows(x)
         g_dx2 = None if g_dx is None else g_dx.reshape(x2.shape)
         # ⟨g_dx, dy Wᵀ⟩ + ⟨g_dW, xᵀ dy⟩ + ⟨g_db, Σₙ dy⟩, differentiated by dy, x and W
         g_gy = None
@@ -147,7 +151,8 @@ def checked_affine(x: Any, W: Any, b: Any, op: str) -> Tensor:
     if type(xa) is not np.ndarray or type(Wa) is not np.ndarray or Wa.ndim != 2 or \
             xa.ndim != 2 or xa.dtype != Wa.dtype or xa.dtype.kind != "f" or \
             xa.shape[1] != Wa.shape[0] or \
-            (b is not None and (ba.dtype != xa.dtype or ba.shape != Wa.shape[1:])):
+            (b is not None and (type(ba) is not np.ndarray or ba.dtype != xa.dtype or
+                                ba.shape != Wa.shape[1:])):
         return _checked_affine_slow(x, W, b, op)        # raises, or an unusual but valid input
     return Affine.apply(x, W) if b is None else Affine.apply(x, W, b)
 
@@ -157,6 +162,8 @@ def _checked_affine_slow(x: Any, W: Any, b: Any, op: str) -> Tensor:
     with its own message; an input of 1 or more than 2 dimensions is reshaped."""
     check_floating(x, op)
     check_floating(W, op)
+    if b is not None:
+        check_floating(b, op)
     xa = x.data if isinstance(x, Tensor) else x
     Wa = W.data if isinstance(W, Tensor) else W
     if Wa.ndim != 2:
@@ -394,10 +401,23 @@ def checked_batch_norm(x: Any, running_mean: Optional[np.ndarray],
     """``batch_norm`` counting batches in ``num_batches_tracked``, with errors naming ``op``."""
     check_floating(x, op)
     data = x.data if isinstance(x, Tensor) else x           # checks on the arrays: no
-    if not eps > 0:                                          # property calls (also refuses NaN)
+    for name, value in (("eps", eps), ("momentum", momentum)):   # property calls
+        if value is not None and (isinstance(value, bool) or not isinstance(
+                value, (int, float, np.integer, np.floating))):
+            raise TypeError(f"{op}: {name} must be a number, got {value!r}")
+    if not eps > 0:                                          # (also refuses NaN)
         raise ValueError(f"{op}: eps must be positive, got {eps}")
     if momentum is not None and not 0 <= momentum <= 1:
         raise ValueError(f"{op}: momentum must be in [0, 1] or None, got {momentum}")
+    if (running_mean is None) != (running_var is None):
+        raise ValueError(f"{op}: give both running_mean and running_var, or neither")
+    for name, array in (("running_mean", running_mean), ("running_var", running_var)):
+        if array is not None and type(array) is not np.ndarray:
+            raise TypeError(f"{op}: {name} must be an ndarray (updated in place) or None, got "
+                            f"{type(array).__name__}")
+    for name, param in (("weight", weight), ("bias", bias)):
+        if param is not None:
+            check_floating(param, f"{op} ({name})")
     if data.ndim < 2:
         raise ValueError(f"{op}: expected an input of shape (N, C, ...), got {data.shape}")
     channels = data.shape[1]
