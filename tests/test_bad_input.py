@@ -416,3 +416,8 @@ def test_an_empty_batch_of_images_goes_through_linear():
     y.sum().backward()
     assert x.grad.shape == (0, 2, 2) and layer.bias.grad.shape == (3,)
     np.testing.assert_array_equal(layer.weight.grad.data, np.zeros((4, 3)))
+
+
+def test_float_labels_get_a_hint_that_labels_must_be_integers():
+    _fails(lambda: F.softmax_cross_entropy(_x(4, 3), np.array([0.0, 1.0, 2.0, 1.0])),
+           "softmax_cross_entropy", "shape (4, 3)", "labels must be integers")

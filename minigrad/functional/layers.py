@@ -292,8 +292,10 @@ def checked_softmax_cross_entropy(logits: Any, target: Any, reduction: str, op: 
                              f"(labels must be in [0, {classes - 1}])")
     elif kind == "f":
         if tuple(target.shape) != (n, classes):
+            hint = (" (class labels must be integers: convert them, e.g. t.astype(np.int64))"
+                    if tuple(target.shape) == (n,) else "")
             raise ValueError(f"{op}: target probabilities must have the logits' shape "
-                             f"{(n, classes)}, got {tuple(target.shape)}")
+                             f"{(n, classes)}, got {tuple(target.shape)}{hint}")
         if target.dtype != logits.dtype:
             target = (target.astype(logits.dtype) if isinstance(target, Tensor)
                       else target.astype(logits.dtype))
