@@ -76,14 +76,35 @@ def _outputs(fn: Function) -> tuple:
     return tuple(out for out in (ref() for ref in refs) if out is not None)
 
 
-def _name_map(names: Names) -> Dict[int, str]:
-    """``names`` as a dict from ``id(tensor)`` to its name."""
+def _name_map(names: Names, where: str) -> Dict[int, str]:
+    """``names`` as a dict from ``id(tensor)`` to its name; a clear TypeError naming ``where``
+    for anything but a mapping from name to Tensor or an iterable of (name, Tensor) pairs."""
     if names is None:
         return {}
-    pairs = names.items() if isinstance(names, Mapping) else names
+    expected = ("names must be a mapping from name to Tensor, such as {'x': x}, or (name, "
+                "Tensor) pairs, such as model.named_parameters()")
+    if isinstance(names, Mapping):
+        pairs: Iterable[Any] = names.items()
+    elif isinstance(names, (str, bytes, Tensor, np.ndarray)):
+        raise TypeError(f"{where}: {expected}; got a {type(names).__name__}")
+    else:
+        try:
+            pairs = iter(names)
+        except TypeError:
+            raise TypeError(f"{where}: {expected}; got {names!r}") from None
     result = {}
-    for name, tensor in pairs:
-        _check_tensor(tensor, f"names[{name!r}]")
+    for pair in pairs:
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            shown = (f"a {type(pair).__name__} of length {len(pair)}"
+                     if isinstance(pair, (tuple, list)) else f"of type {type(pair).__name__}")
+            raise TypeError(f"{where}: {expected}; got an item {shown}, not a (name, Tensor) "
+                            "pair")
+        name, tensor = pair
+        if not isinstance(tensor, Tensor):
+            key = f"<{type(name).__name__}>" if isinstance(name, (Tensor, np.ndarray)) else \
+                repr(name)
+            raise TypeError(f"{where}: names[{key}] must be a Tensor, got "
+                            f"{type(tensor).__name__} ({expected})")
         result[id(tensor)] = str(name)
     return result
 
@@ -162,7 +183,7 @@ def tape(tensor: Tensor, *, names: Names = None, file: Optional[TextIO] = None,
     RuntimeError
         If ``backward()`` already freed the graph (use ``retain_graph=True``).
     """
-    labels = _name_map(names)
+    labels = _name_map(names, "tape")
     entries = []
     for fn in _graph(tensor, "tape"):
         outs = _outputs(fn)
@@ -237,7 +258,12 @@ def to_dot(tensor: Tensor, show_grads: bool = True, *, names: Names = None) -> s
         ``retain_graph=True`` to backward.
     """
     functions = _graph(tensor, "to_dot")
-    labels = _name_map(names)
+    return _dot_text(tensor, functions, _name_map(names, "to_dot"), show_grads)
+
+
+def _dot_text(tensor: Tensor, functions: List[Function], labels: Dict[int, str],
+              show_grads: bool) -> str:
+    """The DOT text of ``to_dot`` from the graph's nodes and the tensors' labels."""
     node_ids: Dict[int, str] = {}
     nodes: List[str] = []
     edges: List[str] = []
@@ -286,12 +312,15 @@ def draw(tensor: Tensor, path: Union[str, "os.PathLike[str]"], show_grads: bool 
     FileNotFoundError
         If the folder of ``path`` does not exist.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"draw: path must be a str or os.PathLike ending in "
+                        f"{', '.join('.' + f for f in _FORMATS)}, got {type(path).__name__}")
     target = Path(path)
     fmt = target.suffix.lower().lstrip(".")
     if fmt not in _FORMATS:
         raise ValueError(f"draw: cannot tell the image format from {str(path)!r}; use a path "
                          f"ending in {', '.join('.' + f for f in _FORMATS)}")
-    text = to_dot(tensor, show_grads, names=names)
+    text = _dot_text(tensor, _graph(tensor, "draw"), _name_map(names, "draw"), show_grads)
     program = shutil.which("dot")
     if program is None:
         raise RuntimeError("draw: the Graphviz `dot` program was not found on PATH. Install "
@@ -366,7 +395,7 @@ class trace_backward:
     def __init__(self, file: Optional[TextIO] = None, *, names: Names = None,
                  precision: int = 4, threshold: int = 30, show: bool = True) -> None:
         self.file = file
-        self.labels = _name_map(names)
+        self.labels = _name_map(names, "trace_backward")
         self.precision = precision
         self.threshold = threshold
         self.show = show

@@ -142,6 +142,47 @@ def test_graph_functions_refuse_non_tensors():
         viz.tape(mg.tensor(1.0, requires_grad=True) * 2, names={"x": np.ones(1)})
 
 
+@pytest.mark.parametrize("names, words", [
+    (5, "got 5"),
+    ("x", "got a str"),
+    (np.ones(2), "got a ndarray"),
+    ([mg.tensor([1.0, 2.0])], "item of type Tensor, not a (name, Tensor) pair"),
+    ([("x",)], "item a tuple of length 1, not a (name, Tensor) pair"),
+    ([3], "item of type int"),
+])
+def test_names_that_are_not_a_mapping_or_pairs_are_refused_by_name(names, words, tmp_path):
+    x, W, b, loss = small_net()
+    expected = r"mapping from name to Tensor.*\(name, Tensor\) pairs.*" + re.escape(words)
+    for where, call in (("tape", lambda: viz.tape(loss, names=names, show=False)),
+                        ("to_dot", lambda: viz.to_dot(loss, names=names)),
+                        ("trace_backward", lambda: viz.trace_backward(names=names)),
+                        ("draw", lambda: viz.draw(loss, tmp_path / "graph.svg", names=names))):
+        with pytest.raises(TypeError, match=rf"^{where}: names must be a {expected}"):
+            call()
+
+
+def test_names_given_the_wrong_way_round_are_refused_by_name():
+    x, W, b, loss = small_net()
+    with pytest.raises(TypeError, match=r"tape: names\[<Tensor>\] must be a Tensor, got str"):
+        viz.tape(loss, names={W: "W"})
+    with pytest.raises(TypeError, match=r"tape: names\['W'\] must be a Tensor, got int"):
+        viz.tape(loss, names=[("W", 3)])
+
+
+def test_names_may_be_any_iterable_of_pairs(tmp_path, monkeypatch):
+    x, W, b, loss = small_net()
+    for names in ({"W": W}, [("W", W)], (("W", W),), iter([["W", W]])):
+        assert viz.tape(loss, names=names, show=False)[0].inputs == ("const", "W")
+    written = []
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/dot")
+    monkeypatch.setattr(subprocess, "run", lambda args, input, **kw: written.append(input) or
+                        subprocess.CompletedProcess(args, 1, "", "stopped by the test"))
+    with pytest.raises(RuntimeError, match="stopped by the test"):
+        viz.draw(loss, tmp_path / "graph.svg", names=iter([("W", W)]))   # read once, kept
+    assert written == [viz.to_dot(loss, names={"W": W})]
+    assert "W\\n(3, 2) float64" in written[0]
+
+
 def test_to_dot_and_tape_handle_a_long_chain():
     x = mg.tensor(np.ones(2), requires_grad=True)
     y = x
@@ -175,6 +216,14 @@ def test_draw_writes_the_image(tmp_path, suffix, magic):
     assert path == tmp_path / f"graph{suffix}"
     assert magic in path.read_bytes()[:400]
     assert [p.name for p in tmp_path.iterdir()] == [f"graph{suffix}"]   # no temp file left
+
+
+@pytest.mark.parametrize("path", [None, 5, ["graph.svg"]])
+def test_draw_refuses_a_path_that_is_not_a_path(path):
+    x, W, b, loss = small_net()
+    with pytest.raises(TypeError, match=r"^draw: path must be a str or os.PathLike ending in "
+                                        r"\.png, \.svg, \.pdf, got " + type(path).__name__):
+        viz.draw(loss, path)
 
 
 def test_draw_reports_a_failing_dot(tmp_path, monkeypatch):

@@ -184,18 +184,36 @@ def relu(x: Any) -> Tensor:
 
 
 def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002  (torch.clamp)
-    """x clipped to [min, max] (either bound may be None; bounds are constants)."""
+    """x clipped to [min, max].
+
+    Either bound may be None; a bound is a constant: a real number, or a Tensor or array of real
+    numbers that broadcasts against x.
+    """
     min = min.data if isinstance(min, Tensor) else min
     max = max.data if isinstance(max, Tensor) else max
     if min is None and max is None:
         raise ValueError("clip: at least one of min and max must be given")
-    for name, bound in (("min", min), ("max", max)):
-        value = np.asarray(bound.data if isinstance(bound, Tensor) else bound)
-        if value.dtype.kind == "f" and np.isnan(value).any():
-            raise ValueError(f"clip: {name} is NaN")
-    if min is not None and max is not None and np.any(np.asarray(min) > np.asarray(max)):
+    lo = None if min is None else _bound(min, "min")
+    hi = None if max is None else _bound(max, "max")
+    if lo is not None and hi is not None and np.any(lo > hi):
         raise ValueError(f"clip: min ({min}) is greater than max ({max})")
     return Clip.apply(x, lo=min, hi=max)
+
+
+def _bound(bound: Any, name: str) -> np.ndarray:
+    """A clip bound as an array of real numbers; anything else raises naming clip."""
+    try:
+        value = np.asarray(bound)
+    except ValueError as error:                              # a ragged list
+        raise ValueError(f"clip: cannot make an array of {name}: {error}") from None
+    if value.dtype.kind not in "biuf":
+        shown = f"an array of dtype {value.dtype}" if isinstance(bound, np.ndarray) else \
+            repr(bound)
+        raise TypeError(f"clip: {name} must be a real number or a Tensor or array of real "
+                        f"numbers, got {shown}")
+    if value.dtype.kind == "f" and np.isnan(value).any():
+        raise ValueError(f"clip: {name} is NaN")
+    return value
 
 
 def maximum(a: Any, b: Any) -> Tensor:

@@ -197,7 +197,13 @@ def mean(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
 
 
 def var(x: Any, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-    """Variance over ``axis``, dividing by n - ddof (ddof=0: biased, as NumPy's default)."""
+    """Variance over ``axis``, dividing by n - ddof (ddof=0: biased, as NumPy's default).
+
+    ``ddof`` is an int, as PyTorch's ``correction``: 0 <= ddof < n, the number of values reduced.
+    """
+    if isinstance(ddof, bool) or not isinstance(ddof, (int, np.integer)):
+        raise TypeError(f"var: ddof must be a non-negative int, got {ddof!r}")
+    ddof = int(ddof)
     _nonempty(Var, x, axis)
     shape = x.shape if isinstance(x, Tensor) else np.shape(x)
     n = math.prod(shape[a] for a in normalize_axes(axis, len(shape), "var"))

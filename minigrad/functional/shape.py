@@ -122,7 +122,14 @@ def _plain_index(index: Any) -> Any:
     if isinstance(index, Tensor):
         return index.data
     if isinstance(index, list):
-        return np.asarray(index)
+        try:
+            array = np.asarray(index)
+        except ValueError as error:                          # a ragged list
+            raise ValueError(f"getitem: cannot make an index array from {index!r}: "
+                             f"{error}") from None
+        if array.size == 0 and array.dtype.kind == "f":      # [] has no dtype: NumPy and
+            return array.astype(np.intp)                     # PyTorch take it as integers
+        return array
     if isinstance(index, np.integer):
         return int(index)
     return index
@@ -133,19 +140,37 @@ def _shape_of(x: Any, op: str) -> Tuple[int, ...]:
     return x.shape if isinstance(x, Tensor) else _as_tensors((x,), op)[0].shape
 
 
+def _ints(values: Any, op: str, what: str) -> Tuple[int, ...]:
+    """``values`` (a sequence of ints, or one int) as a tuple of Python ints; a float, a string,
+    a bool or None among them raises a TypeError naming ``op``."""
+    if type(values) is tuple and all(type(n) is int for n in values):
+        return values                                         # the common case, checked cheaply
+    if isinstance(values, (int, np.integer)) and not isinstance(values, bool):
+        return (int(values),)                                 # as NumPy: 4 means (4,)
+    try:
+        items = tuple(values) if not isinstance(values, str) else None
+    except TypeError:                                         # not iterable
+        items = None
+    if items is None or not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool)
+                                for n in items):
+        raise TypeError(f"{op}: {what} must be an int or a sequence of ints, got {values!r}")
+    return tuple(int(n) for n in items)
+
+
 def reshape(x: Any, shape: Sequence[int]) -> Tensor:
-    """x with a new shape (one entry may be -1)."""
-    if not isinstance(shape, (tuple, list)) or \
-            not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in shape):
-        raise TypeError(f"reshape: the shape must be integers, got {shape!r}")
-    return Reshape.apply(x, shape=tuple(int(n) for n in shape))
+    """x with a new shape (one entry may be -1, inferred from the others)."""
+    shape = _ints(shape, "reshape", "the shape")
+    if any(n < -1 for n in shape):
+        raise ValueError(f"reshape: sizes must be non-negative (or -1 for one size inferred "
+                         f"from the others), got the shape {shape}")
+    return Reshape.apply(x, shape=shape)
 
 
 def transpose(x: Any, axes: Optional[Sequence[int]] = None) -> Tensor:
     """x with axes permuted as ``np.transpose`` (reversed when ``axes`` is None)."""
     if axes is not None:
         ndim = len(_shape_of(x, "transpose"))
-        axes = tuple(int(a) for a in axes)
+        axes = _ints(axes, "transpose", "axes")
         if len(axes) != ndim or sorted(a % ndim for a in axes) != list(range(ndim)):
             raise ValueError(f"transpose: axes {axes} are not a permutation of the "
                              f"{ndim} axes of a tensor of shape {_shape_of(x, 'transpose')}")
@@ -166,8 +191,11 @@ def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
 
 
 def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
-    """x broadcast to ``shape``, as ``np.broadcast_to``."""
-    return BroadcastTo.apply(x, shape=tuple(int(n) for n in shape))
+    """x broadcast to ``shape``, as ``np.broadcast_to`` (an int n means the shape (n,))."""
+    shape = _ints(shape, "broadcast_to", "the shape")
+    if any(n < 0 for n in shape):
+        raise ValueError(f"broadcast_to: the shape cannot have negative sizes, got {shape}")
+    return BroadcastTo.apply(x, shape=shape)
 
 
 def sum_to(x: Any, shape: Sequence[int]) -> Tensor:
