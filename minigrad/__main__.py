@@ -8,8 +8,10 @@ ends with the line ``test accuracy: 0.XXXX``; ``--out DIR`` keeps a checkpoint t
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
+import tempfile
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -88,6 +90,15 @@ def _hidden(text: str) -> List[int]:
     return sizes
 
 
+_FLOAT32 = np.finfo(np.float32)
+
+
+def _valid_std(std: float) -> bool:
+    """Whether ``std`` is a positive standard deviation that float32 (the model's dtype) holds:
+    finite, at most ~3.4e38, and not so small that it rounds to 0."""
+    return math.isfinite(std) and 0 < std <= float(_FLOAT32.max) and np.float32(std) > 0
+
+
 def _init(text: str) -> Any:
     if text in ("he", "xavier"):
         return text
@@ -95,9 +106,10 @@ def _init(text: str) -> Any:
         std = float(text)
     except ValueError:
         std = -1.0
-    if not std > 0:
+    if not _valid_std(std):
         raise argparse.ArgumentTypeError(f"expected 'he', 'xavier' or a positive standard "
-                                         f"deviation, got {text!r}")
+                                         f"deviation that float32 can hold (at most "
+                                         f"{_FLOAT32.max:.3g}), got {text!r}")
     return std
 
 
@@ -160,6 +172,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     try:
         config = _train_config(args)
+        if args.out is not None:
+            _check_out_folder(args.out, "--out")
+        elif args.resume is not None:
+            _check_out_folder(args.resume, "--resume")
         from .train import blas_threads
         with blas_threads(args.threads):
             return train_command(config, out=args.out or args.resume, resume=args.resume,
@@ -167,9 +183,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except UsageError as error:
         print(f"minigrad train: error: {error}", file=sys.stderr)
         return 2
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, FloatingPointError) as error:
         print(f"minigrad train: error: {error}", file=sys.stderr)
         return 1
+
+
+def _check_out_folder(folder: str, option: str) -> None:
+    """Make sure ``folder`` is (or now is) a folder we can write in, before anything trains;
+    else a ValueError naming ``option`` (exit status 1, as for other unusable paths)."""
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise ValueError(f"{option} {folder!r} is a file, not a folder")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise ValueError(f"{option} {folder!r}: cannot write there "
+                         f"({error.strerror or error})") from None
 
 
 def _train_config(args: argparse.Namespace) -> Dict[str, Any]:
@@ -182,12 +212,58 @@ def _train_config(args: argparse.Namespace) -> Dict[str, Any]:
         if extra:
             raise UsageError(f"--resume continues the run with the options in its config.json; "
                              f"only --epochs may be given (got --{extra[0].replace('_', '-')})")
-        from .train import _read_json
-        config = {**TRAIN_DEFAULTS, **_read_json(os.path.join(args.resume, "config.json")),
-                  **given}
+        config = {**TRAIN_DEFAULTS, **_resumed_config(args.resume), **given}
     if config["lr"] is None:
         config["lr"] = DEFAULT_LR[config["optimizer"]]
     return config
+
+
+def _resumed_config(folder: str) -> Dict[str, Any]:
+    """The options in ``folder/config.json``, once the whole checkpoint has been checked against
+    its manifest; ValueError naming the file for a missing, edited or malformed one."""
+    from .train import _read_json, _verify_checkpoint
+    _verify_checkpoint(folder)                       # before config.json is trusted
+    path = os.path.join(folder, "config.json")
+    config = _read_json(path)
+    if not isinstance(config, dict):
+        raise ValueError(f"load_checkpoint: {path} must hold an object of options, got "
+                         f"{type(config).__name__}")
+    for key, value in config.items():
+        check = _CONFIG_CHECKS.get(key)
+        if check is None:
+            raise ValueError(f"load_checkpoint: {path} has an unknown option {key!r}")
+        if not check[0](value):
+            raise ValueError(f"load_checkpoint: {path}: {key!r} must be {check[1]}, got "
+                             f"{value!r}")
+    return config
+
+
+def _is_int(value: Any, low: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+def _is_real(value: Any, low: float, low_open: bool = False, high: float = math.inf) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and \
+        math.isfinite(value) and (low < value if low_open else low <= value) and value < high
+
+
+#: What each option read back from a checkpoint's config.json may be (as the parser allows).
+_CONFIG_CHECKS: Dict[str, Tuple[Any, str]] = {
+    "dataset": (lambda v: v in DATASETS, f"one of {', '.join(DATASETS)}"),
+    "hidden": (lambda v: isinstance(v, list) and len(v) > 0 and all(_is_int(n, 1) for n in v),
+               "a non-empty list of positive layer sizes"),
+    "activation": (lambda v: v in ACTIVATIONS, f"one of {', '.join(ACTIVATIONS)}"),
+    "init": (lambda v: v in ("he", "xavier") or (_is_real(v, 0, True) and _valid_std(v)),
+             "'he', 'xavier' or a positive standard deviation that float32 can hold"),
+    "batchnorm": (lambda v: isinstance(v, bool), "true or false"),
+    "dropout": (lambda v: _is_real(v, 0, high=1), "a number in [0, 1)"),
+    "optimizer": (lambda v: v in OPTIMIZERS, f"one of {', '.join(OPTIMIZERS)}"),
+    "lr": (lambda v: v is None or _is_real(v, 0, True), "a positive number"),
+    "weight_decay": (lambda v: _is_real(v, 0), "a non-negative number"),
+    "epochs": (lambda v: _is_int(v, 1), "a positive integer"),
+    "batch_size": (lambda v: _is_int(v, 1), "a positive integer"),
+    "seed": (lambda v: _is_int(v, 0), "a non-negative integer"),
+}
 
 
 def load_dataset(name: str, seed: int, data_root: str) -> Tuple[tuple, tuple]:
@@ -254,9 +330,12 @@ def train_command(config: Dict[str, Any], out: Optional[str] = None,
                 last_save[0] = time.perf_counter()
         callbacks.append(checkpoint)
     done, start = len(history), time.perf_counter()
-    fit(model, nn.SoftmaxCrossEntropy(), optimizer, (x_train, y_train),
-        max(config["epochs"] - len(history), 0), config["batch_size"], val_data=(x_test, y_test),
-        progress=progress, callbacks=callbacks, history=history)
+    # NumPy's overflow warnings are left out: a loss that overflows stops fit with one clear
+    # FloatingPointError (naming the epoch and batch) instead
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        fit(model, nn.SoftmaxCrossEntropy(), optimizer, (x_train, y_train),
+            max(config["epochs"] - len(history), 0), config["batch_size"],
+            val_data=(x_test, y_test), progress=progress, callbacks=callbacks, history=history)
     seconds = time.perf_counter() - start
     if out is not None:
         if len(history) == done:                 # no epoch ran, so no callback saved it

@@ -2,8 +2,10 @@
 pickle."""
 from __future__ import annotations
 
+import collections
 import os
-from typing import Any, Dict, Optional, Union
+import struct
+from typing import Any, Dict, List, Optional, Union
 
 import numpy as np
 
@@ -12,6 +14,7 @@ from .tensor import Tensor
 
 PathLike = Union[str, "os.PathLike[str]"]
 _ZIP_MAGIC = b"PK\x03\x04"
+_EMPTY_ZIP_MAGIC = b"PK\x05\x06"     # an archive with no members is only its end record
 
 
 def save(state_dict: Dict[str, Any], path: PathLike) -> None:
@@ -33,6 +36,8 @@ def save(state_dict: Dict[str, Any], path: PathLike) -> None:
     ------
     TypeError
         For a non-dict, a non-string key, or a non-numeric array.
+    IsADirectoryError
+        When ``path`` is a folder.
     """
     if not isinstance(state_dict, dict):
         raise TypeError(f"save: expected a dict of names to arrays (e.g. model.state_dict()), "
@@ -49,15 +54,21 @@ def save(state_dict: Dict[str, Any], path: PathLike) -> None:
             raise TypeError(f"save: '{key}' has dtype {array.dtype}; only numeric arrays can "
                             "be saved (object arrays would need pickle)")
         arrays[key] = array
-    save_npz(_path(path, "save"), arrays, compress=False)
+    path = _path(path, "save")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"save: '{path}' is a folder; give the path of a file in it, "
+                                f"such as '{os.path.join(path, 'model.npz')}'")
+    save_npz(path, arrays, compress=False)
 
 
 def load(path: PathLike) -> Dict[str, np.ndarray]:
     """Read a state dict written by ``save``: a flat dict of dotted names to ndarrays.
 
-    Never unpickles (``allow_pickle=False``). A missing file raises FileNotFoundError; a file
-    that is truncated, corrupted, not an ``.npz`` archive or holds pickled objects raises
-    ValueError naming the file and the problem.
+    Never unpickles (``allow_pickle=False``). A missing file raises FileNotFoundError and a
+    folder IsADirectoryError; a file that is truncated, corrupted, not an ``.npz`` archive,
+    holds a member that is not a ``.npy`` array, holds two members of the same name or holds
+    pickled objects raises ValueError naming the file and the problem. The archive of an empty
+    dict (``save({}, path)``) reads back as ``{}``.
 
     Parameters
     ----------
@@ -72,6 +83,8 @@ def load(path: PathLike) -> Dict[str, np.ndarray]:
     path = _path(path, "load")
     if not os.path.exists(path):
         raise FileNotFoundError(f"load: no such file: '{path}'")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"load: '{path}' is a folder, not a file written by mg.save")
     with open(path, "rb") as file:
         return _read_archive(file, path)
 
@@ -128,6 +141,8 @@ def _read_archive(file: Any, path: str) -> Dict[str, np.ndarray]:
     """Every array of the open .npz ``file``, with format errors turned into ValueError."""
     magic = file.read(6)
     file.seek(0)
+    if magic.startswith(_EMPTY_ZIP_MAGIC):
+        return _read_empty_archive(file, path)
     if not magic.startswith(_ZIP_MAGIC):
         if magic.startswith(b"\x93NUMPY"):
             what = "it holds a single .npy array, not an .npz archive of named arrays"
@@ -147,7 +162,13 @@ def _read_archive(file: Any, path: str) -> Dict[str, np.ndarray]:
                 raise ValueError(f"load: cannot read '{path}': the file is corrupted (its "
                                  f"directory lists {len(archive.files)} arrays but it holds "
                                  f"{stored})")
-            return {name: archive[name] for name in archive.files}
+            _check_members(archive.zip.namelist(), path)
+            arrays = {name: archive[name] for name in archive.files}
+            for name, value in arrays.items():
+                if not isinstance(value, np.ndarray):   # NpzFile hands out raw bytes then
+                    raise ValueError(f"load: cannot read '{path}': its member '{name}.npy' is "
+                                     "not a .npy array")
+            return arrays
     except ValueError as error:
         message = str(error)
         if message.startswith("load: "):
@@ -162,3 +183,28 @@ def _read_archive(file: Any, path: str) -> Dict[str, np.ndarray]:
         # field), struct.error...: whatever a damaged archive makes the parser raise
         raise ValueError(f"load: cannot read '{path}': the file is truncated or corrupted "
                          f"({type(error).__name__}: {error})") from None
+
+
+def _check_members(names: List[str], path: str) -> None:
+    """ValueError unless every member of the archive is a uniquely named ``.npy`` file."""
+    foreign = [name for name in names if not name.endswith(".npy")]
+    if foreign:
+        raise ValueError(f"load: cannot read '{path}': its member '{foreign[0]}' is not a .npy "
+                         "array (an .npz archive written by mg.save holds only .npy arrays)")
+    twice = sorted(name for name, count in collections.Counter(names).items() if count > 1)
+    if twice:
+        raise ValueError(f"load: cannot read '{path}': the member name(s) {twice} occur more "
+                         "than once, so which copy is meant is ambiguous")
+
+
+def _read_empty_archive(file: Any, path: str) -> Dict[str, np.ndarray]:
+    """``{}`` for a zip with no members (what ``save({})`` writes: a lone 22-byte end record,
+    with no other bytes than its comment), else ValueError: anything else starting with the end
+    record's signature is damaged."""
+    data = file.read(22 + 0xFFFF + 1)           # the record, its longest comment, and one more
+    if len(data) >= 22:
+        *counts, comment_length = struct.unpack("<HHHHIIH", data[4:22])
+        if not any(counts) and len(data) == 22 + comment_length:
+            return {}
+    raise ValueError(f"load: cannot read '{path}': the file is truncated or corrupted (it starts "
+                     "like an archive with no arrays, but its end record is damaged)")

@@ -10,6 +10,8 @@ import contextlib
 import functools
 import hashlib
 import json
+import math
+import numbers
 import os
 import sys
 import time
@@ -48,12 +50,32 @@ class History:
 
     @classmethod
     def from_dict(cls, records: Dict[str, Sequence[float]]) -> "History":
-        """The inverse of ``as_dict``; unknown or missing keys raise ValueError."""
+        """The inverse of ``as_dict``.
+
+        Raises ValueError for unknown or missing keys, a value that is not a list of numbers,
+        and lists of different lengths: ``train_loss``, ``train_acc`` and ``epoch_time`` have
+        one entry per epoch, ``val_acc`` at most as many (none without validation data).
+        """
         names = {f.name for f in fields(cls)}
         if not isinstance(records, dict) or set(records) != names:
             got = sorted(records) if isinstance(records, dict) else type(records).__name__
             raise ValueError(f"History.from_dict: expected the keys {sorted(names)}, got {got}")
-        return cls(**{name: [float(v) for v in records[name]] for name in names})
+        lists = {}
+        for name in names:
+            values = records[name]
+            if not isinstance(values, (list, tuple)) or not all(
+                    isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values):
+                raise ValueError(f"History.from_dict: {name} must be a list of numbers, got "
+                                 f"{values!r}")
+            lists[name] = [float(v) for v in values]
+        epochs = len(lists["train_loss"])
+        if len(lists["train_acc"]) != epochs or len(lists["epoch_time"]) != epochs or \
+                len(lists["val_acc"]) > epochs:
+            lengths = {name: len(values) for name, values in sorted(lists.items())}
+            raise ValueError(f"History.from_dict: train_loss, train_acc and epoch_time need one "
+                             f"entry per epoch and val_acc at most as many, got the lengths "
+                             f"{lengths}")
+        return cls(**lists)
 
 
 def evaluate(model: Any, X: Any, y: Any, batch_size: int = 4096) -> float:
@@ -62,14 +84,19 @@ def evaluate(model: Any, X: Any, y: Any, batch_size: int = 4096) -> float:
     ``accuracy = mean(argmax_c model(X)_nc == y_n)``, computed in eval mode (BatchNorm uses its
     running statistics, Dropout is the identity) under ``no_grad``, ``batch_size`` rows at a
     time. Every sub-module's previous mode is restored afterwards. ``y`` holds integer labels
-    (N,) or one-hot / probability rows (N, C), whose argmax is the label.
+    (N,) or one-hot / probability rows (N, C), whose argmax is the label; C must be the number
+    of logits the model gives per row. ``batch_size`` is a positive integer.
     """
     X = _numeric(X, "X")
     labels = _numeric(y, "y")
+    columns = labels.shape[1] if labels.ndim == 2 else None
     if labels.ndim == 2:
         labels = labels.argmax(axis=1)
     if not hasattr(model, "modules"):
         raise TypeError(f"evaluate: model must be an nn.Module, got {type(model).__name__}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or \
+            batch_size < 1:
+        raise ValueError(f"evaluate: batch_size must be a positive integer, got {batch_size!r}")
     if X.ndim == 0 or labels.ndim != 1 or len(labels) != len(X) or len(X) == 0:
         raise ValueError(f"evaluate: X and y need the same number (>= 1) of rows, got shapes "
                          f"{X.shape} and {np.shape(y)}")
@@ -80,6 +107,10 @@ def evaluate(model: Any, X: Any, y: Any, batch_size: int = 4096) -> float:
             correct = 0
             for start in range(0, len(X), batch_size):
                 logits = model(Tensor(X[start:start + batch_size])).data
+                if columns is not None and logits.shape[-1] != columns:
+                    raise ValueError(f"evaluate: y has one-hot / probability rows of "
+                                     f"{columns} columns (shape {np.shape(y)}), but the model "
+                                     f"gives logits of shape {logits.shape[1:]} per row")
                 correct += int(np.count_nonzero(logits.argmax(axis=1)
                                                 == labels[start:start + batch_size]))
     finally:
@@ -99,7 +130,8 @@ def _numeric(data: Any, name: str) -> np.ndarray:
 def fit(model: Any, loss_fn: Callable[[Tensor, Tensor], Tensor], optimizer: Any,
         train_data: Union[DataLoader, Tuple[Any, Any]], epochs: int, batch_size: int,
         val_data: Optional[Tuple[Any, Any]] = None, progress: bool = True,
-        callbacks: Iterable[Callback] = (), *, history: Optional[History] = None) -> History:
+        callbacks: Iterable[Callback] = (), *, history: Optional[History] = None,
+        check_finite: bool = True) -> History:
     """Train ``model`` for ``epochs`` passes over ``train_data``; return the ``History``.
 
     Each step: ``loss = loss_fn(model(xb), yb)``, ``optimizer.zero_grad()``,
@@ -107,6 +139,11 @@ def fit(model: Any, loss_fn: Callable[[Tensor, Tensor], Tensor], optimizer: Any,
     validation accuracy, given ``val_data``) is measured with ``evaluate``, and then every
     callback is called as ``callback(epoch, history)`` (``epoch`` counts from 1 across a
     continued history); a callback that returns True stops training after that epoch.
+
+    A loss that becomes NaN or infinite stops training with FloatingPointError before the
+    optimizer steps on it (the weights are those of the step before); it usually means the
+    learning rate is too high. ``check_finite=False`` trains on instead (to watch a run
+    diverge, as the book's Fig. 6-19 does), recording a NaN or infinite ``train_loss``.
 
     Parameters
     ----------
@@ -128,6 +165,17 @@ def fit(model: Any, loss_fn: Callable[[Tensor, Tensor], Tensor], optimizer: Any,
     callbacks : iterable of callables
     history : History, optional
         Records to continue (for a resumed run); new epochs are appended to it.
+    check_finite : bool
+        Whether a non-finite batch loss raises FloatingPointError (default) or is trained on.
+
+    Raises
+    ------
+    FloatingPointError
+        When a batch's loss is not finite (naming the epoch and the batch), unless
+        ``check_finite`` is False.
+    ValueError
+        For bad arguments, a ``train_data`` that yields no batches, or a ``loss_fn`` that does
+        not return a scalar (e.g. ``reduction='none'``).
     """
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
@@ -147,7 +195,20 @@ def fit(model: Any, loss_fn: Callable[[Tensor, Tensor], Tensor], optimizer: Any,
                         f"{type(train_data).__name__}")
     if val_data is not None and not (isinstance(val_data, (tuple, list)) and len(val_data) == 2):
         raise TypeError(f"fit: val_data must be (X, y) or None, got {type(val_data).__name__}")
-    callbacks = list(callbacks)
+    if epochs and len(loader) == 0:
+        raise ValueError(f"fit: train_data yields no batches ({len(loader.X)} rows, batch_size "
+                         f"{loader.batch_size}, drop_last={loader.drop_last})")
+    try:
+        callbacks = list(callbacks)
+    except TypeError:
+        raise TypeError(f"fit: callbacks must be an iterable of callables, got "
+                        f"{type(callbacks).__name__}") from None
+    for callback in callbacks:
+        if not callable(callback):
+            raise TypeError(f"fit: every callback must be callable, got "
+                            f"{type(callback).__name__}")
+    if history is not None and not isinstance(history, History):
+        raise TypeError(f"fit: history must be a History or None, got {type(history).__name__}")
     history = History() if history is None else history
     bar_factory = _progress_bar() if progress else None
     first = len(history) + 1
@@ -158,18 +219,29 @@ def fit(model: Any, loss_fn: Callable[[Tensor, Tensor], Tensor], optimizer: Any,
         bar = bar_factory(total=len(loader), desc=f"epoch {epoch}/{last}") if bar_factory \
             else None
         total, seen = 0.0, 0
-        for xb, yb in loader:
+        for batch, (xb, yb) in enumerate(loader, 1):
             loss = loss_fn(model(xb), yb)
+            if not isinstance(loss, Tensor) or loss.data.size != 1:
+                raise ValueError(f"fit: loss_fn must return a scalar Tensor (a mean or sum, not "
+                                 f"reduction='none'), got {_describe(loss)}")
+            value = float(loss.data)
+            if check_finite and not math.isfinite(value):
+                raise FloatingPointError(
+                    f"fit: the training loss became {value} at epoch {epoch}, batch {batch}; "
+                    "the weights or gradients overflowed: try a lower learning rate (and check "
+                    "the initial weights and the data for inf / NaN)")
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             n = len(xb.data)
-            total += float(loss.data) * n
+            total += value * n
             seen += n
             if bar is not None:
                 bar.set_postfix_str(f"loss {total / seen:.4f}", refresh=False)
                 bar.update(1)
-        history.train_loss.append(total / seen if seen else float("nan"))
+        if not seen:
+            raise ValueError(f"fit: train_data yielded no batches in epoch {epoch}")
+        history.train_loss.append(total / seen)
         history.train_acc.append(evaluate(model, loader.X, loader.y))
         if val_data is not None:
             history.val_acc.append(evaluate(model, *val_data))
@@ -183,6 +255,13 @@ def fit(model: Any, loss_fn: Callable[[Tensor, Tensor], Tensor], optimizer: Any,
         if any([callback(epoch, history) is True for callback in callbacks]):
             break
     return history
+
+
+def _describe(value: Any) -> str:
+    """A Tensor's shape, or another value's type, for error messages."""
+    if isinstance(value, Tensor):
+        return f"a Tensor of shape {value.shape}"
+    return type(value).__name__
 
 
 def _summary(history: History) -> str:
@@ -220,10 +299,14 @@ def save_checkpoint(folder: str, model: Any, optimizer: Any, history: History,
     ``history.json`` and ``config.json`` (``config``, e.g. the command-line options). Each file
     is written atomically; ``checkpoint.json``, written last, records the epoch and a SHA-256 of
     every file, so ``load_checkpoint`` can tell a checkpoint that a crash left half-updated.
+    ``folder`` is created if needed; an existing file of that name is a NotADirectoryError.
     """
     import minigrad as mg
     from ._files import save_json
     from .random import default_rng
+    folder = os.fspath(folder)
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise NotADirectoryError(f"save_checkpoint: '{folder}' is a file, not a folder")
     os.makedirs(folder, exist_ok=True)
     path = functools.partial(os.path.join, folder)
     mg.save(model.state_dict(), path("model.npz"))
@@ -242,13 +325,55 @@ def load_checkpoint(folder: str, model: Any, optimizer: Any,
     """Restore ``model``, ``optimizer`` and the generator from ``save_checkpoint``'s files.
 
     Returns the saved ``History``. Raises ValueError naming the file when a file is missing,
-    altered or from another epoch than the others; nothing is read with pickle.
+    altered, from another epoch than the others, malformed, or does not fit ``model`` /
+    ``optimizer``; nothing is read with pickle. Every file is read and checked before anything
+    is changed, and the optimizer's and the model's ``load_state_dict`` each check everything
+    before they change anything (the optimizer goes first and is restored if the model then
+    refuses its state): when this raises, ``model``, ``optimizer`` and the generator are as
+    they were.
     """
     import minigrad as mg
     from .random import default_rng
-    path = functools.partial(os.path.join, folder)
+    path = functools.partial(os.path.join, os.fspath(folder))
+    manifest = _verify_checkpoint(folder)
+    history = _parse(path("history.json"), History.from_dict, _read_json(path("history.json")))
+    if manifest["epoch"] != len(history):
+        raise ValueError(f"load_checkpoint: {path('checkpoint.json')} is for epoch "
+                         f"{manifest['epoch']} but {path('history.json')} holds {len(history)}")
+    model_state = mg.load(path("model.npz"))
+    arrays = mg.load(path("optimizer.npz"))
+    meta = _read_json(path("optimizer.json"))
+    where = f"{path('optimizer.json')} and {path('optimizer.npz')}"
+    optimizer_state = _parse(where, lambda m: _unflatten_optimizer_state(arrays, m), meta)
+    rng = rng or default_rng()
+    rng_state = _read_json(path("rng.json"))
+
+    def set_state(state: Any) -> None:
+        type(rng.bit_generator)().state = state     # a scratch generator of the same kind
+
+    _parse(path("rng.json"), set_state, rng_state)
+    before = optimizer.state_dict()
+    _parse(where, optimizer.load_state_dict, optimizer_state, "do not fit this optimizer")
+    try:
+        _parse(path("model.npz"), model.load_state_dict, model_state, "does not fit this model")
+    except BaseException:
+        optimizer.load_state_dict(before)
+        raise
+    rng.bit_generator.state = rng_state
+    return history
+
+
+def _verify_checkpoint(folder: str) -> Dict[str, Any]:
+    """Check that ``folder`` holds a whole checkpoint: every file is there and matches the
+    SHA-256 that ``checkpoint.json`` records. Returns the manifest, else raises ValueError naming
+    the file (``minigrad train --resume`` calls this before it reads ``config.json``)."""
+    path = functools.partial(os.path.join, os.fspath(folder))
     manifest = _read_json(path("checkpoint.json"))
-    hashes = manifest.get("sha256", {}) if isinstance(manifest, dict) else {}
+    if not (isinstance(manifest, dict) and isinstance(manifest.get("sha256"), dict)
+            and isinstance(manifest.get("epoch"), int) and manifest["epoch"] >= 0):
+        raise ValueError(f"load_checkpoint: {path('checkpoint.json')} is not a checkpoint "
+                         "manifest (expected an 'epoch' and a 'sha256' of every file)")
+    hashes = manifest["sha256"]
     for name in CHECKPOINT_FILES:
         if not os.path.exists(path(name)):
             raise ValueError(f"load_checkpoint: {path(name)} is missing")
@@ -256,13 +381,18 @@ def load_checkpoint(folder: str, model: Any, optimizer: Any,
             raise ValueError(f"load_checkpoint: {path(name)} does not match checkpoint.json "
                              "(changed after the checkpoint was written, or left by an "
                              "interrupted save)")
-    history = History.from_dict(_read_json(path("history.json")))
-    model.load_state_dict(mg.load(path("model.npz")))
-    meta = _read_json(path("optimizer.json"))
-    arrays = mg.load(path("optimizer.npz"))
-    optimizer.load_state_dict(_unflatten_optimizer_state(arrays, meta))
-    (rng or default_rng()).bit_generator.state = _read_json(path("rng.json"))
-    return history
+    return manifest
+
+
+def _parse(where: str, parse: Callable[[Any], Any], content: Any,
+           problem: str = "is malformed") -> Any:
+    """``parse(content)``, with the errors malformed content raises turned into one ValueError
+    naming the file(s) ``where`` it came from."""
+    try:
+        return parse(content)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
+        detail = f"{type(error).__name__}: {error}" if isinstance(error, KeyError) else error
+        raise ValueError(f"load_checkpoint: {where} {problem}: {detail}") from None
 
 
 def _flatten_optimizer_state(state_dict: Dict[str, Any]) -> Tuple[Dict[str, np.ndarray], dict]:
@@ -281,11 +411,19 @@ def _flatten_optimizer_state(state_dict: Dict[str, Any]) -> Tuple[Dict[str, np.n
 
 def _unflatten_optimizer_state(arrays: Dict[str, np.ndarray], meta: dict) -> Dict[str, Any]:
     """The inverse of ``_flatten_optimizer_state``."""
+    if not isinstance(meta, dict) or set(meta) != {"param_groups", "scalars"}:
+        got = sorted(meta) if isinstance(meta, dict) else type(meta).__name__
+        raise ValueError(f"expected the keys ['param_groups', 'scalars'], got {got}")
+    if not isinstance(meta["scalars"], dict) or not isinstance(meta["param_groups"], list) or \
+            not all(isinstance(g, dict) for g in meta["param_groups"]):
+        raise ValueError("'scalars' must be a dict and 'param_groups' a list of dicts")
     state: Dict[int, Dict[str, Any]] = {}
     for key, value in arrays.items():
         pid, _, name = key.partition(".")
         state.setdefault(int(pid), {})[name] = value
     for pid, entries in meta["scalars"].items():
+        if not isinstance(entries, dict):
+            raise ValueError(f"the scalars of parameter {pid} must be a dict, got {entries!r}")
         state.setdefault(int(pid), {}).update(entries)
     groups = [{k: (tuple(v) if isinstance(v, list) and k != "params" else v)
                for k, v in group.items()} for group in meta["param_groups"]]

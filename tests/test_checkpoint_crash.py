@@ -257,3 +257,22 @@ def test_a_model_saved_and_loaded_from_disk_computes_the_same(tmp_path):
     clone.load_state_dict(mg.load(tmp_path / "m.npz"))
     x = mg.tensor(np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3))
     np.testing.assert_array_equal(clone(x).data, model(x).data)
+
+
+@given(cut=st.integers(0, 21), position=st.integers(0, 21), flip=st.integers(1, 255))
+def test_a_damaged_empty_archive_is_refused(tmp_path_factory, cut, position, flip):
+    """The archive of an empty dict (a plain SGD's optimizer.npz) loads as {}; cut short or with
+    any of its 22 bytes flipped it is refused (every field of its end record is checked)."""
+    folder = tmp_path_factory.mktemp("empty")
+    path = folder / "optimizer.npz"
+    mg.save({}, path)
+    data = path.read_bytes()
+    assert mg.load(path) == {}
+    path.write_bytes(data[:cut])
+    with pytest.raises(ValueError, match="load: cannot read"):
+        mg.load(path)
+    flipped = bytearray(data)
+    flipped[position] ^= flip
+    path.write_bytes(bytes(flipped))
+    with pytest.raises(ValueError, match="load: cannot read"):
+        mg.load(path)

@@ -177,7 +177,8 @@ def test_mnist_missing_offline_is_a_clear_error(capsys, tmp_path, monkeypatch):
 
 def test_resume_from_a_missing_folder(capsys, tmp_path):
     status, _, err = run(capsys, "train", "--resume", str(tmp_path / "nowhere"))
-    assert status == 1 and err.count("\n") == 1 and "config.json is missing" in err
+    assert status == 1 and err.count("\n") == 1 and "checkpoint.json is missing" in err
+    assert not (tmp_path / "nowhere").exists()
 
 
 @pytest.mark.parametrize("every, saves", [(-1.0, 3), (3600.0, 1)])
@@ -193,3 +194,112 @@ def test_checkpoints_are_written_at_the_end_and_every_so_often(capsys, tmp_path,
                         or real(folder, model, opt, history, *a))
     assert run(capsys, "train", "--hidden", "8", "--epochs", "3", "--out", str(tmp_path))[0] == 0
     assert calls == [1, 2, 3][-saves:]
+
+
+def test_a_plain_sgd_run_resumes(capsys, tmp_path):
+    """Plain SGD keeps no state arrays: its optimizer.npz is an empty archive, which must load."""
+    args = ["train", "--hidden", "8", "--optimizer", "sgd", "--no-progress"]
+    straight, half = tmp_path / "straight", tmp_path / "half"
+    assert run(capsys, *args, "--epochs", "2", "--out", str(straight))[0] == 0
+    assert run(capsys, *args, "--epochs", "1", "--out", str(half))[0] == 0
+    status, out, err = run(capsys, "train", "--resume", str(half), "--epochs", "2")
+    assert status == 0 and "resumed after epoch 1" in out, err
+    a, b = mg.load(straight / "model.npz"), mg.load(half / "model.npz")
+    assert all(np.array_equal(a[key], b[key]) for key in a)
+
+
+def rewrite(folder, name, text, rehash=True):
+    """Replace a checkpoint file; with ``rehash``, update checkpoint.json to match, so that what
+    is refused is refused for its content."""
+    import hashlib
+    (folder / name).write_text(text)
+    if rehash:
+        manifest = json.loads((folder / "checkpoint.json").read_text())
+        manifest["sha256"][name] = hashlib.sha256((folder / name).read_bytes()).hexdigest()
+        (folder / "checkpoint.json").write_text(json.dumps(manifest))
+
+
+def config_with(folder, **changes):
+    return json.dumps({**json.loads((folder / "config.json").read_text()), **changes})
+
+
+@pytest.mark.parametrize("rehash", [False, True])
+@pytest.mark.parametrize("name, text, named", [
+    ("config.json", lambda d: config_with(d, optimizer="nesterov"), "config.json"),
+    ("config.json", lambda d: "[1]", "config.json"),
+    ("config.json", lambda d: config_with(d, lr="x"), "config.json"),
+    ("config.json", lambda d: config_with(d, hidden=[0]), "config.json"),
+    ("config.json", lambda d: config_with(d, hidden=8), "config.json"),
+    ("config.json", lambda d: config_with(d, init=1e300), "config.json"),
+    ("config.json", lambda d: config_with(d, batchnorm="no"), "config.json"),
+    ("config.json", lambda d: config_with(d, epochs=True), "config.json"),
+    ("config.json", lambda d: config_with(d, colour="red"), "config.json"),
+    # valid options, but not those the saved state was trained with
+    ("config.json", lambda d: config_with(d, hidden=[9]), "optimizer.json and"),
+    ("optimizer.json", lambda d: '{"a": 1}', "optimizer.json"),
+    ("rng.json", lambda d: '{"bit_generator": "MT19937", "state": {}}', "rng.json"),
+    ("history.json", lambda d: '{"train_loss": ["a"], "train_acc": [1], "val_acc": [1], '
+                               '"epoch_time": [1]}', "history.json"),
+    ("checkpoint.json", lambda d: "[]", "checkpoint.json is not a checkpoint manifest"),
+])
+def test_an_edited_or_malformed_checkpoint_gives_one_line_naming_the_file(
+        capsys, tmp_path, rehash, name, text, named):
+    run(capsys, "train", "--hidden", "8", "--epochs", "1", "--no-progress", "--out",
+        str(tmp_path))
+    rewrite(tmp_path, name, text(tmp_path), rehash and name != "checkpoint.json")
+    status, out, err = run(capsys, "train", "--resume", str(tmp_path), "--epochs", "2")
+    assert status == 1 and out == "", err
+    assert err.count("\n") == 1 and err.startswith("minigrad train: error: load_checkpoint:")
+    if rehash or name == "checkpoint.json":
+        assert named in err
+    else:
+        assert f"{name} does not match checkpoint.json" in err
+
+
+def test_an_edited_config_is_refused_before_any_download(capsys, tmp_path, monkeypatch):
+    import minigrad.data as data
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("the data set was loaded before the checkpoint was checked")
+
+    run(capsys, "train", "--hidden", "8", "--epochs", "1", "--no-progress", "--out",
+        str(tmp_path))
+    rewrite(tmp_path, "config.json", config_with(tmp_path, dataset="mnist"), rehash=False)
+    monkeypatch.setattr(data, "load_mnist", no_download)
+    status, _, err = run(capsys, "train", "--resume", str(tmp_path), "--epochs", "2")
+    assert status == 1 and "config.json does not match checkpoint.json" in err
+
+
+def test_out_naming_a_file_fails_before_training(capsys, tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("keep me")
+    status, out, err = run(capsys, "train", "--epochs", "3", "--out", str(afile))
+    assert status == 1 and out == ""                  # no epoch was trained
+    assert err == f"minigrad train: error: --out '{afile}' is a file, not a folder\n"
+    assert afile.read_text() == "keep me"
+    status, out, err = run(capsys, "train", "--epochs", "3", "--out", str(afile / "sub"))
+    assert status == 1 and out == "" and err.count("\n") == 1
+    assert err.startswith(f"minigrad train: error: --out '{afile / 'sub'}': cannot write there")
+
+
+@pytest.mark.parametrize("std", ["inf", "1e300", "nan", "-inf", "1e-50", "3.5e38", "0"])
+def test_an_init_std_that_float32_cannot_hold_is_a_bad_option(capsys, std):
+    status, out, err = run(capsys, "train", f"--init={std}")
+    assert status == 2 and out == ""
+    assert err.count("\n") == 1 and "--init" in err and "float32" in err
+
+
+def test_a_std_float32_can_hold_is_accepted(capsys):
+    status, out, _ = run(capsys, "train", "--init", "0.05", "--hidden", "8", "--epochs", "1",
+                         "--no-progress")
+    assert status == 0 and "init 0.05" in out
+
+
+@pytest.mark.parametrize("option", [["--lr", "1e300"], ["--weight-decay", "1e300"]])
+def test_a_run_whose_loss_overflows_stops_with_one_line(capsys, option):
+    status, out, err = run(capsys, "train", "--hidden", "8", "--epochs", "2", "--no-progress",
+                           *option)
+    assert status == 1 and "test accuracy" not in out
+    assert err.count("\n") == 1, err                  # no NumPy warnings, no traceback
+    assert re.match(r"minigrad train: error: fit: the training loss became (nan|inf) at epoch "
+                    r"\d+, batch \d+; .*lower learning rate", err)

@@ -129,3 +129,69 @@ def test_keys_named_like_numpys_own_arguments_are_saved_too(tmp_path):
     for key, value in state.items():
         np.testing.assert_array_equal(loaded[key], value)
         assert loaded[key].dtype == value.dtype
+
+
+def test_an_empty_dict_round_trips(tmp_path):
+    path = tmp_path / "empty.npz"
+    mg.save({}, path)
+    assert path.read_bytes()[:4] == b"PK\x05\x06"             # a zip with no members
+    assert mg.load(path) == {}
+
+
+@pytest.mark.parametrize("damage", ["junk after", "a member counted", "comment cut",
+                                    "record cut"])
+def test_a_damaged_empty_archive_is_refused(tmp_path, damage):
+    path = tmp_path / "empty.npz"
+    mg.save({}, path)
+    data = bytearray(path.read_bytes())
+    if damage == "junk after":
+        data += b"\0"
+    elif damage == "a member counted":
+        data[10] = 1                                    # total number of entries
+    elif damage == "comment cut":
+        data[20] = 5                                    # a 5-byte comment that is not there
+    else:
+        del data[-4:]
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=f"cannot read '{re.escape(str(path))}'.*corrupted"):
+        mg.load(path)
+
+
+def zipped(path, members):
+    import warnings
+    import zipfile
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")                 # zipfile warns of a duplicate name
+        with zipfile.ZipFile(path, "w") as archive:
+            for name, data in members:
+                archive.writestr(name, data)
+    return path
+
+
+def npy_bytes(array):
+    import io
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("members, problem", [
+    ([("notes.txt", b"hello")], "member 'notes.txt' is not a .npy array"),
+    ([("w.npy", npy_bytes(np.ones(2))), ("notes.txt", b"hi")], "'notes.txt' is not a .npy"),
+    ([("w.npy", b"hello, not an array")], "member 'w.npy' is not a .npy array"),
+    ([("w.npy", npy_bytes(np.ones(2))), ("w.npy", npy_bytes(np.zeros(2)))],
+     r"\['w.npy'\] occur more than once"),
+])
+def test_archives_with_foreign_or_repeated_members_are_refused(tmp_path, members, problem):
+    path = zipped(tmp_path / "foreign.npz", members)
+    with pytest.raises(ValueError, match=f"load: cannot read '{re.escape(str(path))}'.*{problem}"):
+        mg.load(path)
+
+
+def test_a_folder_is_refused_by_name(tmp_path):
+    where = re.escape(str(tmp_path))
+    with pytest.raises(IsADirectoryError, match=f"save: '{where}' is a folder"):
+        mg.save({"w": np.ones(2)}, tmp_path)
+    with pytest.raises(IsADirectoryError, match=f"load: '{where}' is a folder"):
+        mg.load(tmp_path)
+    assert os.listdir(tmp_path) == []                   # no temporary left behind

@@ -335,3 +335,212 @@ def test_plain_lines_on_a_terminal_without_tqdm(monkeypatch, capsys):
     fit(model, nn.SoftmaxCrossEntropy(), optim.SGD(model.parameters()), (X, y), 1, 16,
         progress=True)
     assert capsys.readouterr().out.startswith("epoch 1/1  loss ")
+
+
+# -- bad values: evaluate, fit, History --------------------------------------------------------
+@pytest.mark.parametrize("batch_size", [-1, 0, 2.5, True, "8", None])
+def test_evaluate_refuses_a_bad_batch_size(batch_size):
+    x, y = spiral()
+    got = re.escape(repr(batch_size))
+    with pytest.raises(ValueError, match=f"evaluate: batch_size must be a positive .*got {got}"):
+        evaluate(small_model(), x, y, batch_size=batch_size)
+
+
+def test_evaluate_refuses_one_hot_targets_of_another_width():
+    x, y = spiral()                                   # 3 classes, the model gives 3 logits
+    model = small_model()
+    assert 0 <= evaluate(model, x, np.eye(3)[y]) <= 1
+    with pytest.raises(ValueError, match=r"evaluate: y has .* 7 columns .*\(90, 7\).*\(3,\)"):
+        evaluate(model, x, np.eye(7)[y])
+
+
+def test_history_from_dict_refuses_lists_of_different_lengths():
+    good = {"train_loss": [0.5, 0.4], "train_acc": [0.7, 0.8], "val_acc": [], "epoch_time": [1, 2]}
+    assert len(History.from_dict(good)) == 2          # val_acc may be empty (no val_data)
+    for name in ("train_loss", "train_acc", "epoch_time"):
+        with pytest.raises(ValueError, match="History.from_dict: .*lengths"):
+            History.from_dict({**good, name: good[name][:1]})
+    with pytest.raises(ValueError, match="History.from_dict: .*lengths"):
+        History.from_dict({**good, "val_acc": [0.1, 0.2, 0.3]})
+    for bad in ("ab", [0.5, "a"], 5, [0.5, None], [True, 0.5]):
+        with pytest.raises(ValueError, match="History.from_dict: train_loss must be a list"):
+            History.from_dict({**good, "train_loss": bad})
+
+
+def test_a_history_continued_with_validation_data_round_trips():
+    X, y = spiral()
+    model = small_model()
+    history = fit(model, nn.SoftmaxCrossEntropy(), optim.SGD(model.parameters()), (X, y), 1, 16,
+                  progress=False)
+    fit(model, nn.SoftmaxCrossEntropy(), optim.SGD(model.parameters()), (X, y), 1, 16,
+        val_data=(X, y), progress=False, history=history)
+    assert len(history.val_acc) == 1 and len(history) == 2
+    assert History.from_dict(json.loads(json.dumps(history.as_dict()))) == history
+
+
+@pytest.mark.parametrize("lr", [1e30, float("inf")])
+def test_a_loss_that_overflows_stops_fit_with_a_clear_error(lr):
+    X, y = spiral()
+    model = small_model()
+    opt = optim.SGD(model.parameters(), lr=1.0)
+    opt.param_groups[0]["lr"] = lr                    # past the optimizer's own check
+    steps = []
+    model[0].register_forward_hook(lambda m, i, o: steps.append(
+        [p.data.copy() for p in model.parameters()]) if m.training else None)
+    message = r"fit: the training loss became (nan|inf) at epoch 1, batch \d+; .*lower learning"
+    with np.errstate(all="ignore"), pytest.raises(FloatingPointError, match=message):
+        fit(model, nn.SoftmaxCrossEntropy(), opt, (X, y), 3, 16, progress=False)
+    # the optimizer did not step on the non-finite loss: the weights are those it was made from
+    assert all(np.array_equal(a, p.data) for a, p in zip(steps[-1], model.parameters()))
+
+
+def test_check_finite_false_trains_through_a_diverging_loss():
+    X, y = spiral()
+    model = small_model()
+    opt = optim.SGD(model.parameters(), lr=1.0)
+    opt.param_groups[0]["lr"] = 1e30
+    with np.errstate(all="ignore"):
+        history = fit(model, nn.SoftmaxCrossEntropy(), opt, (X, y), 2, 16, progress=False,
+                      check_finite=False)
+    assert len(history) == 2 and not np.isfinite(history.train_loss[-1])
+
+
+def test_a_loader_without_batches_is_an_error():
+    X, y = spiral()                                    # 90 rows
+    model = small_model()
+    loader = DataLoader(X, y, 128, drop_last=True)
+    with pytest.raises(ValueError, match="fit: train_data yields no batches .*128"):
+        fit(model, nn.SoftmaxCrossEntropy(), optim.SGD(model.parameters()), loader, 1, 128,
+            progress=False)
+    history = fit(model, nn.SoftmaxCrossEntropy(), optim.SGD(model.parameters()), loader, 0, 128,
+                  progress=False)                      # nothing to do is not an error
+    assert len(history) == 0
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"callbacks": 5}, TypeError, "fit: callbacks must be an iterable of callables, got int"),
+    ({"callbacks": [5]}, TypeError, "fit: every callback must be callable, got int"),
+    ({"history": {}}, TypeError, "fit: history must be a History or None, got dict"),
+    ({"loss_fn": nn.SoftmaxCrossEntropy(reduction="none")}, ValueError,
+     r"fit: loss_fn must return a scalar Tensor .*shape \(16,\)"),
+    ({"loss_fn": lambda z, t: 0.5}, ValueError, "fit: loss_fn must return a scalar Tensor.*float"),
+])
+def test_fit_names_more_bad_arguments(kwargs, error, match):
+    model = small_model()
+    args = {"loss_fn": nn.SoftmaxCrossEntropy(), "optimizer": optim.SGD(model.parameters()),
+            "train_data": spiral(), "epochs": 1, "batch_size": 16, **kwargs}
+    with pytest.raises(error, match=match):
+        fit(model, progress=False, **args)
+
+
+# -- checkpoints: empty optimizer state, malformed files, nothing changed on failure ----------
+@pytest.mark.parametrize("step", [True, False])
+def test_a_checkpoint_without_optimizer_arrays_resumes(tmp_path, step):
+    """Plain SGD keeps no state arrays, and no optimizer has any before its first step: the
+    optimizer.npz of such a run is an empty archive and must load."""
+    X, y = spiral()
+    model = small_model()
+    opt = optim.Adam(model.parameters(), lr=0.01) if not step else \
+        optim.SGD(model.parameters(), lr=0.1)
+    history = fit(model, nn.SoftmaxCrossEntropy(), opt, (X, y), int(step), 16, progress=False)
+    save_checkpoint(tmp_path, model, opt, history)
+    assert mg.load(tmp_path / "optimizer.npz") == {}
+    other = small_model(seed=3)
+    opt2 = type(opt)(other.parameters(), lr=0.5)
+    assert load_checkpoint(tmp_path, other, opt2) == history
+    assert opt2.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
+    for a, b in zip(model.parameters(), other.parameters()):
+        assert np.array_equal(a.data, b.data)
+
+
+def rewrite(folder, name, text):
+    """Replace a checkpoint file and update checkpoint.json to match, as a careful forger would:
+    what is then refused is refused for its content, not for its hash."""
+    import hashlib
+    (folder / name).write_text(text)
+    manifest = json.loads((folder / "checkpoint.json").read_text())
+    manifest["sha256"][name] = hashlib.sha256((folder / name).read_bytes()).hexdigest()
+    (folder / "checkpoint.json").write_text(json.dumps(manifest))
+
+
+def snapshot(model, opt, rng):
+    return ([p.data.copy() for p in model.parameters()], repr(opt.state_dict()),
+            json.dumps(rng.bit_generator.state))
+
+
+@pytest.mark.parametrize("name, text, word", [
+    ("optimizer.json", '{"a": 1}', "optimizer.json"),
+    ("optimizer.json", "[1, 2]", "optimizer.json"),
+    ("optimizer.json", '{"param_groups": [], "scalars": {}}', "optimizer.json"),
+    ("optimizer.json", '{"param_groups": [{"params": [0], "lr": "x"}], "scalars": {}}',
+     "optimizer.json"),
+    ("optimizer.json", '{"param_groups": [5], "scalars": {}}', "optimizer.json"),
+    ("rng.json", '{"bit_generator": "MT19937", "state": {}}', "rng.json"),
+    ("rng.json", '{"a": 1}', "rng.json"),
+    ("rng.json", '[]', "rng.json"),
+    ("history.json", '{"train_loss": ["a"], "train_acc": [1], "val_acc": [], '
+                     '"epoch_time": [1]}', "history.json"),
+    ("history.json", '{"train_loss": [1, 2], "train_acc": [1], "val_acc": [], '
+                     '"epoch_time": [1]}', "history.json"),
+    ("history.json", '[]', "history.json"),
+    ("history.json", '{"train_loss": [], "train_acc": [], "val_acc": [], "epoch_time": []}',
+     "checkpoint.json"),                                 # another epoch than the manifest's
+])
+def test_malformed_checkpoint_content_is_refused_by_name_and_changes_nothing(
+        tmp_path, name, text, word):
+    X, y = spiral()
+    model, opt = make_run()
+    history = fit(model, nn.SoftmaxCrossEntropy(), opt, (X, y), 1, 8, progress=False)
+    save_checkpoint(tmp_path, model, opt, history)
+    rewrite(tmp_path, name, text)
+    other, opt2 = make_run(5)
+    rng = np.random.default_rng(7)
+    before = snapshot(other, opt2, rng)
+    with pytest.raises(ValueError, match=f"load_checkpoint: .*{word}"):
+        load_checkpoint(tmp_path, other, opt2, rng=rng)
+    after = snapshot(other, opt2, rng)
+    assert all(np.array_equal(a, b) for a, b in zip(before[0], after[0])) and \
+        before[1:] == after[1:]
+
+
+@pytest.mark.parametrize("manifest", ['[1]', '{"epoch": 1}', '{"epoch": 1, "sha256": 5}',
+                                      '{"epoch": "1", "sha256": {}}'])
+def test_a_malformed_manifest_is_refused_by_name(tmp_path, manifest):
+    model, opt = make_run()
+    save_checkpoint(tmp_path, model, opt, History())
+    (tmp_path / "checkpoint.json").write_text(manifest)
+    with pytest.raises(ValueError, match="load_checkpoint: .*checkpoint.json is not a checkpoint"):
+        load_checkpoint(tmp_path, model, opt)
+
+
+@pytest.mark.parametrize("mismatch", ["optimizer", "model"])
+def test_a_checkpoint_for_another_run_changes_nothing(tmp_path, mismatch):
+    """The optimizer and the model are both checked before either is changed (the report's
+    case: an Adam checkpoint loaded into a Momentum run overwrote the weights anyway)."""
+    X, y = spiral()
+    model, opt = make_run()
+    history = fit(model, nn.SoftmaxCrossEntropy(), opt, (X, y), 1, 8, progress=False)
+    save_checkpoint(tmp_path, model, opt, history)
+    if mismatch == "optimizer":                   # same model, another optimizer
+        other = small_model(5, use_batchnorm=True, dropout=0.3)
+        opt2 = optim.Momentum(other.parameters(), lr=0.01)
+        word = "optimizer.json and .*optimizer.npz do not fit this optimizer"
+    else:              # the same parameter shapes, so the optimizer state fits, but no
+        other = small_model(5, use_batchnorm=True)    # Dropout: the last Linear is "3.", not "4."
+        opt2 = optim.Adam(other.parameters(), lr=0.5)
+        fit(other, nn.SoftmaxCrossEntropy(), opt2, (X, y), 1, 8, progress=False)
+        word = "model.npz does not fit this model"
+    rng = np.random.default_rng(7)
+    before = snapshot(other, opt2, rng)
+    with pytest.raises(ValueError, match=f"load_checkpoint: .*{word}"):
+        load_checkpoint(tmp_path, other, opt2, rng=rng)
+    after = snapshot(other, opt2, rng)
+    assert all(np.array_equal(a, b) for a, b in zip(before[0], after[0]))
+    assert before[1:] == after[1:]
+
+
+def test_save_checkpoint_into_a_file_is_refused_by_name(tmp_path):
+    model, opt = make_run()
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(NotADirectoryError, match="save_checkpoint: .*afile' is a file"):
+        save_checkpoint(tmp_path / "afile", model, opt, History())
