@@ -5,7 +5,7 @@ repeat exactly; any function that takes ``rng=`` uses that generator instead.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -24,3 +24,12 @@ def manual_seed(seed: Optional[int]) -> np.random.Generator:
 def default_rng() -> np.random.Generator:
     """The generator used when no ``rng`` is given."""
     return _generator
+
+
+def check_rng(rng: Any, owner: str) -> Optional[np.random.Generator]:
+    """``rng`` itself if it is None or a ``numpy.random.Generator``, else TypeError naming
+    ``owner`` (checked where it is given, not where it is first used)."""
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        raise TypeError(f"{owner}: rng must be a numpy.random.Generator or None, got "
+                        f"{type(rng).__name__}")
+    return rng

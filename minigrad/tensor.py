@@ -5,6 +5,9 @@ forward and backward live side by side.
 """
 from __future__ import annotations
 
+import math
+import numbers
+import reprlib
 from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -19,6 +22,8 @@ def _as_array(data: Any, dtype: Any = None, copy: bool = False) -> np.ndarray:
     """``data`` as an ndarray of a dtype minigrad supports, with a clear error otherwise."""
     if isinstance(data, Tensor):
         data = data.data
+    if dtype is not None:
+        dtype = _dtype(dtype, "tensor")
     try:
         array = np.array(data, dtype=dtype, copy=True) if copy else np.asarray(data, dtype=dtype)
     except (ValueError, TypeError) as error:
@@ -29,6 +34,42 @@ def _as_array(data: Any, dtype: Any = None, copy: bool = False) -> np.ndarray:
         raise TypeError(f"tensor: unsupported dtype {array.dtype}; minigrad tensors hold "
                         "floating, integer or boolean numbers")
     return array
+
+
+def _dtype(dtype: Any, op: str, floating: bool = False) -> Optional[np.dtype]:
+    """``dtype`` as an ``np.dtype`` minigrad supports (None stays None), or TypeError naming
+    ``op``; ``floating`` refuses integer and boolean dtypes too (as the random factories do)."""
+    if dtype is None:
+        return None
+    try:
+        result = np.dtype(dtype)
+    except (TypeError, ValueError):
+        raise TypeError(f"{op}: dtype must be a NumPy dtype such as np.float32, got "
+                        f"{dtype!r}") from None
+    if floating and result.kind != "f":
+        raise TypeError(f"{op}: dtype must be floating, got {result}")
+    if result.kind not in _ALLOWED_KINDS:
+        raise TypeError(f"{op}: unsupported dtype {result}; minigrad tensors hold floating, "
+                        "integer or boolean numbers")
+    return result
+
+
+def _check_fill_value(value: Any, dtype: np.dtype, op: str) -> None:
+    """ValueError naming ``op`` when the number ``value`` has no value in ``dtype``: NaN or ±inf
+    in an integer dtype, or a number beyond the dtype's range (NumPy would store garbage, wrap
+    around or overflow to inf)."""
+    integral = isinstance(value, (numbers.Integral, np.bool_))
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        if not (integral or math.isfinite(value)) or not info.min <= value <= info.max:
+            raise ValueError(f"{op}: {value!r} cannot be stored in a tensor of dtype {dtype} "
+                             f"(integers in [{info.min}, {info.max}]; NaN and infinity have "
+                             "no integer value)")
+    elif dtype.kind == "f":
+        largest = float(np.finfo(dtype).max)
+        if (integral or math.isfinite(value)) and abs(value) > largest:
+            raise ValueError(f"{op}: {value!r} overflows dtype {dtype} (largest finite value "
+                             f"{largest:g})")
 
 
 class Tensor:
@@ -294,7 +335,14 @@ class Tensor:
     clip_ = clamp_
 
     def fill_(self, value: Any) -> "Tensor":
-        """Every element ← value, in place."""
+        """Every element ← value, in place (a value this dtype cannot hold is a ValueError)."""
+        if isinstance(value, (numbers.Real, np.bool_)):
+            _check_fill_value(value, self.data.dtype, "fill_")
+        elif isinstance(value, (Tensor, np.ndarray)) and value.size and \
+                value.dtype.kind in _ALLOWED_KINDS:
+            values = value.data if isinstance(value, Tensor) else value
+            for extreme in (values.min(), values.max()):        # NaN comes out of both
+                _check_fill_value(extreme.item(), self.data.dtype, "fill_")
         return inplace.update(self, "fill_", inplace.fill, value)
 
     def zero_(self) -> "Tensor":
@@ -308,22 +356,22 @@ class Tensor:
 
     # -- comparisons: boolean tensors that never require grad --------------------------------
     def __lt__(self, other: Any) -> "Tensor":
-        return _compare(np.less, self, other)
+        return _compare(np.less, "<", self, other)
 
     def __le__(self, other: Any) -> "Tensor":
-        return _compare(np.less_equal, self, other)
+        return _compare(np.less_equal, "<=", self, other)
 
     def __gt__(self, other: Any) -> "Tensor":
-        return _compare(np.greater, self, other)
+        return _compare(np.greater, ">", self, other)
 
     def __ge__(self, other: Any) -> "Tensor":
-        return _compare(np.greater_equal, self, other)
+        return _compare(np.greater_equal, ">=", self, other)
 
     def __eq__(self, other: Any) -> "Tensor":  # type: ignore[override]
-        return _compare(np.equal, self, other)
+        return _compare(np.equal, "==", self, other)
 
     def __ne__(self, other: Any) -> "Tensor":  # type: ignore[override]
-        return _compare(np.not_equal, self, other)
+        return _compare(np.not_equal, "!=", self, other)
 
     # -- elementwise methods -----------------------------------------------------------------
     def exp(self) -> "Tensor":
@@ -421,9 +469,26 @@ def _new_shape(args: Sequence[Any], op: str) -> Tuple[int, ...]:
     return tuple(int(n) for n in shape)
 
 
-def _compare(ufunc: np.ufunc, a: Tensor, b: Any) -> Tensor:
-    """An elementwise comparison: a boolean tensor, never part of the graph."""
+def _compare(ufunc: np.ufunc, symbol: str, a: Tensor, b: Any) -> Any:
+    """An elementwise comparison: a boolean tensor, never part of the graph.
+
+    Against something that is not numbers (None, a string, an object), ``==`` and ``!=`` say
+    False and True, as in PyTorch and Python (``t == None`` is False); an ordering is a
+    TypeError naming the comparison.
+    """
     other = b.data if isinstance(b, Tensor) else b
+    if not isinstance(other, (int, float, np.number, np.bool_)):
+        try:
+            other = np.asarray(other)
+        except ValueError as error:          # a ragged list
+            raise ValueError(f"{ufunc.__name__} ({symbol}): cannot compare a tensor with a "
+                             f"ragged {type(b).__name__} ({error})") from None
+        if other.dtype.kind not in _ALLOWED_KINDS:
+            if symbol in ("==", "!="):
+                return NotImplemented        # Python then compares identities: False / True
+            raise TypeError(f"{ufunc.__name__} ({symbol}): cannot compare a tensor with "
+                            f"{type(b).__name__} {reprlib.repr(b)}; compare with a number, "
+                            "an array or a tensor")
     try:
         return Tensor(ufunc(a.data, other))
     except (ValueError, TypeError) as error:
@@ -455,29 +520,43 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
 
 def zeros(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros (float32 unless ``dtype`` says otherwise, as in PyTorch)."""
-    return Tensor(np.zeros(_new_shape(shape, "zeros"), dtype=dtype), requires_grad=requires_grad)
+    shape = _new_shape(shape, "zeros")
+    return Tensor(np.zeros(shape, dtype=_dtype(dtype, "zeros")), requires_grad=requires_grad)
 
 
 def ones(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
     """A tensor of ones (float32 by default)."""
-    return Tensor(np.ones(_new_shape(shape, "ones"), dtype=dtype), requires_grad=requires_grad)
+    shape = _new_shape(shape, "ones")
+    return Tensor(np.ones(shape, dtype=_dtype(dtype, "ones")), requires_grad=requires_grad)
 
 
 def full(shape: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """A tensor of ``shape`` filled with ``fill_value`` (dtype inferred from it by default)."""
-    if not isinstance(fill_value, (int, float, bool, np.number)):
-        raise TypeError(f"full: fill_value must be a number, got {fill_value!r}")
+    """A tensor of ``shape`` filled with ``fill_value`` (dtype inferred from it by default).
+
+    A value the dtype cannot hold (NaN or ±inf in an integer dtype, a number beyond its range)
+    is a ValueError.
+    """
+    if not isinstance(fill_value, (numbers.Real, np.bool_)):
+        raise TypeError(f"full: fill_value must be a real number, got {fill_value!r}")
     shape = _new_shape(shape if isinstance(shape, (tuple, list)) else (shape,), "full")
+    dtype = _dtype(dtype, "full")
+    if dtype is None:
+        dtype = np.asarray(fill_value).dtype
+        if dtype.kind not in _ALLOWED_KINDS:             # an int beyond 64 bits
+            raise ValueError(f"full: fill_value {fill_value!r} does not fit any integer dtype")
+    _check_fill_value(fill_value, dtype, "full")
     return Tensor(np.full(shape, fill_value, dtype=dtype), requires_grad=requires_grad)
 
 
 def zeros_like(other: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Zeros with the shape (and dtype, unless given) of ``other``."""
+    dtype = _dtype(dtype, "zeros_like")
     return Tensor(np.zeros_like(_as_array(other), dtype=dtype), requires_grad=requires_grad)
 
 
 def ones_like(other: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Ones with the shape (and dtype, unless given) of ``other``."""
+    dtype = _dtype(dtype, "ones_like")
     return Tensor(np.ones_like(_as_array(other), dtype=dtype), requires_grad=requires_grad)
 
 
@@ -486,27 +565,41 @@ def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None) -> Te
     if stop is None:
         start, stop = 0, start
     for name, value in (("start", start), ("stop", stop), ("step", step)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise TypeError(f"arange: {name} must be a number, got {value!r}")
+        if not (isinstance(value, numbers.Integral) or math.isfinite(value)):
+            raise ValueError(f"arange: {name} must be finite, got {value!r}")
     if step == 0:
         raise ValueError("arange: step must not be 0")
-    return Tensor(np.arange(start, stop, step, dtype=dtype))
+    dtype = _dtype(dtype, "arange")
+    try:
+        data = np.arange(start, stop, step, dtype=dtype)
+    except (ValueError, OverflowError, MemoryError) as error:
+        raise ValueError(f"arange: cannot make the values from {start!r} to {stop!r} in steps "
+                         f"of {step!r} ({error})") from None
+    return Tensor(data)
 
 
 def randn(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False,
           rng: Optional[np.random.Generator] = None) -> Tensor:
-    """Standard normal samples (from ``rng`` or the generator seeded by ``mg.manual_seed``)."""
-    from .random import default_rng
+    """Standard normal samples (from ``rng`` or the generator seeded by ``mg.manual_seed``);
+    ``dtype`` must be floating, as in PyTorch."""
+    from .random import check_rng, default_rng
     shape = _new_shape(shape, "randn")
-    data = (rng or default_rng()).standard_normal(shape).astype(dtype, copy=False)
+    dtype = _dtype(dtype, "randn", floating=True)
+    data = (check_rng(rng, "randn") or default_rng()).standard_normal(shape)
+    data = data.astype(dtype, copy=False)
     return Tensor(data, requires_grad=requires_grad)
 
 
 def rand(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False,
          rng: Optional[np.random.Generator] = None) -> Tensor:
-    """Uniform samples in [0, 1) (from ``rng`` or the generator seeded by ``mg.manual_seed``)."""
-    from .random import default_rng
-    data = (rng or default_rng()).random(_new_shape(shape, "rand")).astype(dtype, copy=False)
+    """Uniform samples in [0, 1) (from ``rng`` or the generator seeded by ``mg.manual_seed``);
+    ``dtype`` must be floating, as in PyTorch."""
+    from .random import check_rng, default_rng
+    shape = _new_shape(shape, "rand")
+    dtype = _dtype(dtype, "rand", floating=True)
+    data = (check_rng(rng, "rand") or default_rng()).random(shape).astype(dtype, copy=False)
     return Tensor(data, requires_grad=requires_grad)
 
 

@@ -1,6 +1,7 @@
 """The bundled 8x8 handwritten digits (UCI, CC BY 4.0) with a fixed stratified split."""
 from __future__ import annotations
 
+import numbers
 import os
 from typing import Tuple
 
@@ -43,7 +44,8 @@ def load_digits(split_seed: int = 0, test_fraction: float = 0.2, flatten: bool =
     split_seed : int
         Seed of the split (0 is the split every example and ``minigrad train`` use).
     test_fraction : float
-        Share of each class that goes to the test part, in (0, 1).
+        Share of each class that goes to the test part, in (0, 1); one so close to 0 or 1 that it
+        leaves either part empty is a ValueError.
     flatten : bool
         Images as rows of 64 values (the default, for an MLP) or as (N, 1, 8, 8).
 
@@ -62,10 +64,20 @@ def load_digits(split_seed: int = 0, test_fraction: float = 0.2, flatten: bool =
             or split_seed < 0:
         raise ValueError(f"load_digits: split_seed must be a non-negative integer, "
                          f"got {split_seed!r}")
+    if isinstance(test_fraction, bool) or not isinstance(test_fraction, numbers.Real):
+        raise TypeError(f"load_digits: test_fraction must be a number in (0, 1), got "
+                        f"{test_fraction!r} ({type(test_fraction).__name__})")
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"load_digits: test_fraction must lie in (0, 1), got {test_fraction!r}")
     with np.load(DIGITS_PATH, allow_pickle=False) as f:
         images, labels = f["images"], f["labels"]
     x = images.astype(np.float32) / np.float32(16.0)
     x = x.reshape(len(x), 64) if flatten else x.reshape(len(x), 1, 8, 8)
     y = labels.astype(np.int64)
     train, test = stratified_split(y, test_fraction, np.random.default_rng(split_seed))
+    if len(train) == 0 or len(test) == 0:
+        empty = "training" if len(train) == 0 else "test"
+        raise ValueError(f"load_digits: test_fraction={test_fraction!r} leaves the {empty} "
+                         f"part empty (each class gives round(test_fraction * n) images to the "
+                         "test part)")
     return (x[train], y[train]), (x[test], y[test])

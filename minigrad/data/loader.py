@@ -5,7 +5,7 @@ from typing import Any, Iterator, Optional, Tuple
 
 import numpy as np
 
-from ..random import default_rng
+from ..random import check_rng, default_rng
 from ..tensor import Tensor
 
 
@@ -50,13 +50,10 @@ class DataLoader:
                 or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive integer, "
                              f"got {batch_size!r}")
-        if rng is not None and not isinstance(rng, np.random.Generator):
-            raise TypeError(f"DataLoader: rng must be a numpy.random.Generator or None, got "
-                            f"{type(rng).__name__}")
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
-        self.rng = rng
+        self.rng = check_rng(rng, "DataLoader")
 
     def __len__(self) -> int:
         n, b = len(self.X), self.batch_size

@@ -7,7 +7,7 @@ from typing import Any
 from .. import functional as F
 from ..functional.layers import check_floating
 from ..tensor import Tensor
-from .module import Module
+from .module import Module, real_number
 
 
 class Sigmoid(Module):
@@ -39,12 +39,10 @@ class LeakyReLU(Module):
 
     def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()
-        if isinstance(negative_slope, bool) or not isinstance(negative_slope, (int, float)):
-            raise TypeError(f"LeakyReLU: negative_slope must be a number, got "
-                            f"{negative_slope!r}")
-        if not math.isfinite(negative_slope):
+        slope = real_number(negative_slope, "negative_slope", "LeakyReLU")  # NumPy floats too
+        if not math.isfinite(slope):
             raise ValueError(f"LeakyReLU: negative_slope must be finite, got {negative_slope}")
-        self.negative_slope = float(negative_slope)
+        self.negative_slope = slope
 
     def forward(self, x: Tensor) -> Tensor:
         check_floating(x, "LeakyReLU")

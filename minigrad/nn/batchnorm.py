@@ -7,7 +7,7 @@ import numpy as np
 
 from ..functional.layers import check_floating, checked_batch_norm
 from ..tensor import Tensor
-from .module import Module, floating_dtype, positive_int
+from .module import Module, floating_dtype, positive_int, real_number
 from .parameter import Parameter
 
 
@@ -23,9 +23,9 @@ class _BatchNorm(Module):
         super().__init__()
         name = type(self).__name__
         self.num_features = positive_int(num_features, "num_features", name)
-        if momentum is not None and not 0 <= momentum <= 1:
+        if momentum is not None and not 0 <= real_number(momentum, "momentum", name) <= 1:
             raise ValueError(f"{name}: momentum must be in [0, 1] or None, got {momentum!r}")
-        if not eps > 0:
+        if not real_number(eps, "eps", name) > 0:
             raise ValueError(f"{name}: eps must be positive, got {eps!r}")
         dtype = floating_dtype(dtype, name)
         self.eps = float(eps)

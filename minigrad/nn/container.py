@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Iterator, Union
 
+import numpy as np
+
 from .module import Module
 
 
@@ -43,6 +45,9 @@ class _IndexedModules(Module):
         items = list(self._modules.values())
         if isinstance(index, slice):
             return self._sliced(items[index])
+        if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"{type(self).__name__}: indices must be integers or slices, got "
+                            f"{type(index).__name__} {index!r}")
         if not -len(items) <= index < len(items):
             raise IndexError(f"{type(self).__name__}: index {index} is out of range for "
                              f"{len(items)} modules")

@@ -6,6 +6,7 @@ from typing import Optional
 import numpy as np
 
 from .. import functional as F
+from ..random import check_rng
 from ..tensor import Tensor
 from .module import Module
 
@@ -33,7 +34,7 @@ class Dropout(Module):
                 not 0 <= p < 1:
             raise ValueError(f"Dropout: p must be a probability in [0, 1), got {p!r}")
         self.p = float(p)
-        self.rng = rng
+        self.rng = check_rng(rng, "Dropout")
 
     def forward(self, x: Tensor) -> Tensor:
         return F.dropout(x, self.p, self.training, self.rng)

@@ -1,6 +1,7 @@
 """``Linear`` (the book's Affine layer): y = x W + b."""
 from __future__ import annotations
 
+import math
 from typing import Any, Union
 
 import numpy as np
@@ -70,11 +71,15 @@ def init_weight(weight: Tensor, init: Union[str, float], layer: str) -> None:
             nn_init.xavier_normal_(weight)
         else:
             raise ValueError(f"{layer}: init must be 'he', 'xavier' or a float std, got {init!r}")
-    elif isinstance(init, (int, float, np.floating)) and not isinstance(init, bool) and init >= 0:
-        nn_init.normal_(weight, std=float(init))
+    elif isinstance(init, (int, float, np.floating, np.integer)) and \
+            not isinstance(init, bool) and 0 <= init < math.inf:
+        try:
+            nn_init.normal_(weight, std=float(init))
+        except ValueError as error:          # a std whose samples overflow the dtype
+            raise ValueError(f"{layer}: init={init!r}: {error}") from None
     else:
-        raise ValueError(f"{layer}: init must be 'he', 'xavier' or a non-negative float std, "
-                         f"got {init!r}")
+        raise ValueError(f"{layer}: init must be 'he', 'xavier' or a finite non-negative float "
+                         f"std, got {init!r}")
 
 
 Affine = Linear

@@ -1,7 +1,8 @@
 """``MLP``: the book's MultiLayerNetExtend as a Sequential builder."""
 from __future__ import annotations
 
-from typing import Any, Sequence, Union
+from collections.abc import Sequence as SequenceABC
+from typing import Any, List, Sequence, Union
 
 import numpy as np
 
@@ -10,6 +11,7 @@ from .batchnorm import BatchNorm1d
 from .container import Sequential
 from .dropout import Dropout
 from .linear import Linear
+from .module import positive_int, real_number
 
 _ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "leaky_relu": LeakyReLU,
                 "identity": Identity}
@@ -41,13 +43,14 @@ class MLP(Sequential):
                  activation: str = "relu", weight_init: Union[str, float] = "he",
                  use_batchnorm: bool = False, dropout: float = 0.0,
                  dtype: Any = np.float32) -> None:
-        if activation not in _ACTIVATIONS:
+        if not isinstance(activation, str) or activation not in _ACTIVATIONS:
             raise ValueError(f"MLP: activation must be one of {sorted(_ACTIVATIONS)}, got "
                              f"{activation!r}")
-        if not 0 <= dropout < 1:
+        if not 0 <= real_number(dropout, "dropout", "MLP") < 1:
             raise ValueError(f"MLP: dropout must be a probability in [0, 1), got {dropout!r}")
+        sizes = [positive_int(input_size, "input_size", "MLP"), *_hidden_sizes(hidden_sizes)]
+        output_size = positive_int(output_size, "output_size", "MLP")
         layers: list = []
-        sizes = [input_size, *hidden_sizes]
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
             layers.append(Linear(fan_in, fan_out, dtype=dtype, init=weight_init))
             if use_batchnorm:
@@ -64,3 +67,12 @@ class MLP(Sequential):
         return [m for m in self if isinstance(m, Linear)]
 
 
+def _hidden_sizes(hidden_sizes: Any) -> List[int]:
+    """``hidden_sizes`` as a list of ints, or an error naming MLP: a sequence (list, tuple, 1-d
+    array) of positive integers is expected, not one number or a string."""
+    if isinstance(hidden_sizes, np.ndarray) and hidden_sizes.ndim == 1:
+        hidden_sizes = hidden_sizes.tolist()
+    if isinstance(hidden_sizes, (str, bytes)) or not isinstance(hidden_sizes, SequenceABC):
+        raise TypeError(f"MLP: hidden_sizes must be a sequence of positive integers (e.g. "
+                        f"[100, 50], or [] for none), got {hidden_sizes!r}")
+    return [positive_int(n, f"hidden_sizes[{i}]", "MLP") for i, n in enumerate(hidden_sizes)]

@@ -2,6 +2,7 @@
 state dicts, forward hooks)."""
 from __future__ import annotations
 
+import numbers
 from collections import namedtuple
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
@@ -21,9 +22,22 @@ def positive_int(value: Any, what: str, layer: str) -> int:
     return int(value)
 
 
+def real_number(value: Any, what: str, layer: str) -> float:
+    """``value`` as a float, or TypeError naming the layer when it is not a real number (Python
+    or NumPy; bools are refused). Range checks are the caller's."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{layer}: {what} must be a number, got {value!r} "
+                        f"({type(value).__name__})")
+    return float(value)
+
+
 def floating_dtype(dtype: Any, layer: str) -> np.dtype:
     """``dtype`` as a floating ``np.dtype``, or TypeError naming the layer."""
-    dtype = np.dtype(dtype)
+    try:
+        dtype = np.dtype(dtype)
+    except (TypeError, ValueError):
+        raise TypeError(f"{layer}: dtype must be a floating NumPy dtype such as np.float32, "
+                        f"got {dtype!r}") from None
     if dtype.kind != "f":
         raise TypeError(f"{layer}: dtype must be floating, got {dtype}")
     return dtype
@@ -262,7 +276,8 @@ class Module:
         """Copy ``state_dict`` (ndarrays or Tensors) into the parameters and buffers.
 
         Everything is validated first: with ``strict`` any missing or unexpected key is an
-        error, and a wrong shape or a value that cannot be cast to the target's dtype always is.
+        error, and a wrong shape or a value that cannot be cast to the target's dtype always is,
+        as is a value beyond the target dtype's range (1e300 into float32 would store inf).
         All problems are listed in one ValueError and the model is left unchanged. Values are
         cast to each target's dtype.
 
@@ -306,13 +321,19 @@ class Module:
             except ValueError as error:      # a ragged list
                 problems.append(f"bad value for {key}: {error}")
                 continue
-            if array.shape != target.shape:
+            if array.dtype.kind not in "fiub":
+                problems.append(f"bad value for {key}: expected a numeric array, got "
+                                f"{type(value).__name__} (dtype {array.dtype})")
+            elif array.shape != target.shape:
                 problems.append(f"size mismatch for {key}: expected shape {target.shape}, got "
                                 f"{array.shape}")
-            elif array.dtype.kind not in "fiub" or \
-                    not np.can_cast(array.dtype, target.dtype, "same_kind"):
+            elif not np.can_cast(array.dtype, target.dtype, "same_kind"):
                 problems.append(f"dtype mismatch for {key}: cannot cast {array.dtype} to "
                                 f"{target.dtype}")
+            elif _out_of_range(array, target.dtype):
+                problems.append(f"value out of range for {key}: {array.dtype} values beyond "
+                                f"the range of {target.dtype} (they would not be stored as "
+                                "they are)")
             else:
                 arrays[key] = array
         if problems:
@@ -347,6 +368,21 @@ class Module:
 
 def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
+
+
+def _out_of_range(array: np.ndarray, dtype: np.dtype) -> bool:
+    """Whether casting ``array`` (of a same-kind dtype) to ``dtype`` overflows: a finite value
+    that becomes ±inf, or an integer outside the target's range."""
+    if array.size == 0 or np.can_cast(array.dtype, dtype, "safe"):
+        return False
+    if dtype.kind == "f":
+        with np.errstate(over="ignore"):
+            cast = array.astype(dtype)
+        return bool(np.any(np.isinf(cast) & np.isfinite(array)))
+    if dtype.kind in "iu" and array.dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return bool(array.min() < info.min or array.max() > info.max)
+    return False
 
 
 def _as_buffer(array: Any, name: str) -> Optional[np.ndarray]:

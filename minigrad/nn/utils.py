@@ -7,6 +7,7 @@ from typing import Iterable, Union
 import numpy as np
 
 from ..tensor import Tensor
+from .module import real_number
 
 
 def clip_grad_norm_(parameters: Union[Tensor, Iterable[Tensor]], max_norm: float,
@@ -21,8 +22,8 @@ def clip_grad_norm_(parameters: Union[Tensor, Iterable[Tensor]], max_norm: float
         Those without a gradient are skipped.
     max_norm : float
         The largest global norm kept.
-    norm_type : float
-        p of the p-norm (``float('inf')`` for the max norm).
+    norm_type : float or 'inf'
+        p of the p-norm (``float('inf')`` or ``'inf'`` for the max norm).
 
     Returns
     -------
@@ -35,9 +36,14 @@ def clip_grad_norm_(parameters: Union[Tensor, Iterable[Tensor]], max_norm: float
         params = list(parameters) if hasattr(parameters, "__iter__") else [parameters]
     if not all(isinstance(p, Tensor) for p in params):
         raise TypeError("clip_grad_norm_: expected a Tensor or an iterable of Tensors")
-    if not max_norm >= 0:
+    if not real_number(max_norm, "max_norm", "clip_grad_norm_") >= 0:
         raise ValueError(f"clip_grad_norm_: max_norm must be non-negative, got {max_norm!r}")
-    norm_type = float(norm_type)
+    if isinstance(norm_type, str) and norm_type == "inf":      # PyTorch accepts 'inf' too
+        norm_type = math.inf
+    if isinstance(norm_type, str):
+        raise ValueError(f"clip_grad_norm_: norm_type must be a positive number or 'inf', got "
+                         f"{norm_type!r}")
+    norm_type = real_number(norm_type, "norm_type", "clip_grad_norm_")
     if not norm_type > 0:
         raise ValueError(f"clip_grad_norm_: norm_type must be positive, got {norm_type!r}")
     grads = [p for p in params if p.grad is not None]

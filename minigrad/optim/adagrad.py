@@ -38,6 +38,8 @@ class AdaGrad(Optimizer):
         The starting value (>= 0) of every entry of h.
     """
 
+    _nonnegative_state = ("sum",)
+
     def __init__(self, params: Params, lr: float = 0.01, eps: float = 1e-10,
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0) -> None:
         super().__init__(params, dict(lr=lr, eps=eps, weight_decay=weight_decay,

@@ -6,8 +6,8 @@ from typing import Any, Dict, Tuple
 
 import numpy as np
 
-from .optimizer import Optimizer, ParamGroup, Params, add_weight_decay, check_lr_eps_decay, \
-    check_number, lerp_
+from .optimizer import Optimizer, ParamGroup, Params, add_weight_decay, check_flag, \
+    check_lr_eps_decay, check_number, lerp_
 
 
 class Adam(Optimizer):
@@ -48,6 +48,8 @@ class Adam(Optimizer):
         Use the running maximum of v (AMSGrad).
     """
 
+    _nonnegative_state = ("exp_avg_sq", "max_exp_avg_sq")
+
     def __init__(self, params: Params, lr: float = 0.001,
                  betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, amsgrad: bool = False) -> None:
@@ -57,14 +59,15 @@ class Adam(Optimizer):
     def _check_group(self, group: ParamGroup) -> None:
         check_lr_eps_decay(self._name, group)
         betas = group["betas"]
-        if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
-            raise ValueError(f"{self._name}: Invalid betas: {betas!r} (need a pair (β1, β2))")
+        if not isinstance(betas, (tuple, list, np.ndarray)) or len(betas) != 2:  # not a set
+            raise ValueError(f"{self._name}: Invalid betas: {betas!r} (need a pair (β1, β2) "
+                             "as a tuple or list)")
         pair = {"beta0": betas[0], "beta1": betas[1]}
         for i in range(2):
             check_number(self._name, pair, f"beta{i}", f"beta parameter at index {i}",
                          0.0, 1.0, high_open=True)
         group["betas"] = (pair["beta0"], pair["beta1"])
-        group["amsgrad"] = bool(group["amsgrad"])
+        check_flag(self._name, group, "amsgrad")
 
     def _state_keys(self, group: ParamGroup) -> Tuple[str, ...]:
         keys = ("step", "exp_avg", "exp_avg_sq")

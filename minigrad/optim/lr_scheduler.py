@@ -14,6 +14,20 @@ from typing import Any, Dict, List
 from .optimizer import Optimizer
 
 
+def _check_int(owner: str, key: str, value: Any, low: int) -> int:
+    """``value`` as an int, or ValueError naming ``owner`` unless it is an integer >= low."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f"{owner}: Invalid {key}: {value!r} (an integer >= {low})")
+    return int(value)
+
+
+def _check_real(owner: str, key: str, value: Any, low: float = 0.0) -> float:
+    """``value`` as a float, or ValueError naming ``owner`` unless it is a number >= low."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= low:
+        raise ValueError(f"{owner}: Invalid {key}: {value!r} (a number >= {low:g})")
+    return float(value)
+
+
 class LRScheduler:
     """Base class: counts epochs in ``last_epoch`` and sets each group's ``lr`` on ``step()``.
 
@@ -36,9 +50,7 @@ class LRScheduler:
         name = type(self).__name__
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{name}: {type(optimizer).__name__} is not an Optimizer")
-        if isinstance(last_epoch, bool) or not isinstance(last_epoch, numbers.Integral) \
-                or last_epoch < -1:
-            raise ValueError(f"{name}: Invalid last_epoch: {last_epoch!r} (an integer >= -1)")
+        last_epoch = _check_int(name, "last_epoch", last_epoch, -1)
         self.optimizer = optimizer
         for i, group in enumerate(optimizer.param_groups):
             if last_epoch == -1:
@@ -79,14 +91,34 @@ class LRScheduler:
                 for key, value in vars(self).items() if key != "optimizer"}
 
     def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
-        """Restore a ``state_dict()`` of a scheduler of the same kind."""
+        """Restore a ``state_dict()`` of a scheduler of the same kind.
+
+        Every value is validated as the constructor validates it (e.g. ``step_size >= 1``, so
+        a later ``step()`` cannot divide by zero); a bad one is a ValueError and nothing is
+        changed.
+        """
         expected = set(vars(self)) - {"optimizer"}
         if not isinstance(state_dict, dict) or set(state_dict) != expected:
             got = sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict)
             raise ValueError(f"{type(self).__name__}.load_state_dict: expected keys "
                              f"{sorted(expected)}, got {got}")
-        for key, value in state_dict.items():
+        for key, value in self._checked_state(state_dict).items():
             setattr(self, key, list(value) if isinstance(value, (list, tuple)) else value)
+
+    def _checked_state(self, state_dict: Dict[str, Any]) -> Dict[str, Any]:
+        """``state_dict`` with the base class's values validated (subclasses add theirs)."""
+        owner = f"{type(self).__name__}.load_state_dict"
+        checked = dict(state_dict)
+        checked["last_epoch"] = _check_int(owner, "last_epoch", state_dict["last_epoch"], -1)
+        checked["_step_count"] = _check_int(owner, "_step_count", state_dict["_step_count"], 0)
+        groups = len(self.optimizer.param_groups)
+        for key in ("base_lrs", "_last_lr"):
+            rates = state_dict[key]
+            if not isinstance(rates, (list, tuple)) or len(rates) != groups:
+                raise ValueError(f"{owner}: {key} must be a list of {groups} learning rate(s), "
+                                 f"one per parameter group, got {rates!r}")
+            checked[key] = [_check_real(owner, f"{key}[{i}]", lr) for i, lr in enumerate(rates)]
+        return checked
 
 
 class StepLR(LRScheduler):
@@ -110,14 +142,16 @@ class StepLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
-        if isinstance(step_size, bool) or not isinstance(step_size, numbers.Integral) \
-                or step_size < 1:
-            raise ValueError(f"StepLR: Invalid step_size: {step_size!r} (an integer >= 1)")
-        if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real) or not gamma >= 0:
-            raise ValueError(f"StepLR: Invalid gamma: {gamma!r} (a number >= 0)")
-        self.step_size = int(step_size)
-        self.gamma = float(gamma)
+        self.step_size = _check_int("StepLR", "step_size", step_size, 1)
+        self.gamma = _check_real("StepLR", "gamma", gamma)
         super().__init__(optimizer, last_epoch)
+
+    def _checked_state(self, state_dict: Dict[str, Any]) -> Dict[str, Any]:
+        checked = super()._checked_state(state_dict)
+        owner = "StepLR.load_state_dict"
+        checked["step_size"] = _check_int(owner, "step_size", state_dict["step_size"], 1)
+        checked["gamma"] = _check_real(owner, "gamma", state_dict["gamma"])
+        return checked
 
     def get_lr(self) -> List[float]:
         groups = self.optimizer.param_groups
@@ -152,14 +186,16 @@ class CosineAnnealingLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,
                  last_epoch: int = -1) -> None:
-        if isinstance(T_max, bool) or not isinstance(T_max, numbers.Integral) or T_max < 1:
-            raise ValueError(f"CosineAnnealingLR: Invalid T_max: {T_max!r} (an integer >= 1)")
-        if isinstance(eta_min, bool) or not isinstance(eta_min, numbers.Real) \
-                or not eta_min >= 0:
-            raise ValueError(f"CosineAnnealingLR: Invalid eta_min: {eta_min!r} (a number >= 0)")
-        self.T_max = int(T_max)
-        self.eta_min = float(eta_min)
+        self.T_max = _check_int("CosineAnnealingLR", "T_max", T_max, 1)
+        self.eta_min = _check_real("CosineAnnealingLR", "eta_min", eta_min)
         super().__init__(optimizer, last_epoch)
+
+    def _checked_state(self, state_dict: Dict[str, Any]) -> Dict[str, Any]:
+        checked = super()._checked_state(state_dict)
+        owner = "CosineAnnealingLR.load_state_dict"
+        checked["T_max"] = _check_int(owner, "T_max", state_dict["T_max"], 1)
+        checked["eta_min"] = _check_real(owner, "eta_min", state_dict["eta_min"])
+        return checked
 
     def get_lr(self) -> List[float]:
         groups = self.optimizer.param_groups

@@ -49,6 +49,10 @@ class Optimizer:
     ``no_grad``; it bumps ``p._version`` and never writes into ``p.grad``.
     """
 
+    #: State arrays that must be >= 0 (sums or averages of squared gradients), checked by
+    #: ``load_state_dict``.
+    _nonnegative_state: Tuple[str, ...] = ()
+
     def __init__(self, params: Params, defaults: Dict[str, Any]) -> None:
         self.defaults = dict(defaults)
         self._check_group(self.defaults)
@@ -205,14 +209,24 @@ class Optimizer:
         """Restore a ``state_dict()`` so that training continues exactly where it stopped.
 
         The groups must have the same sizes as this optimizer's; the saved hyperparameters
-        replace the current ones (and are validated), and every state array must have its
-        parameter's shape. Arrays are copied into the parameter's dtype.
+        replace the current ones (and are validated), parameter ids are integers, every ``step``
+        is a non-negative integer and every state array has its parameter's shape and finite
+        values (averages of squared gradients also >= 0). Arrays are copied into the
+        parameter's dtype. Anything invalid is a ValueError or TypeError naming the optimizer,
+        and then nothing is changed.
         """
+        where = f"{self._name}.load_state_dict"
         if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
             keys = sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict)
-            raise ValueError(f"{self._name}.load_state_dict: expected a dict with keys "
-                             f"'state' and 'param_groups', got {keys}")
-        saved_groups = list(state_dict["param_groups"])
+            raise ValueError(f"{where}: expected a dict with keys 'state' and 'param_groups', "
+                             f"got {keys}")
+        saved_groups = state_dict["param_groups"]
+        if not isinstance(saved_groups, (list, tuple)):
+            raise TypeError(f"{where}: 'param_groups' must be a list of dicts, got "
+                            f"{type(saved_groups).__name__}")
+        if not isinstance(state_dict["state"], dict):
+            raise TypeError(f"{where}: 'state' must be a dict of parameter ids to dicts, got "
+                            f"{type(state_dict['state']).__name__}")
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(f"{self._name}.load_state_dict: the state dict has "
                              f"{len(saved_groups)} parameter groups, this optimizer has "
@@ -220,7 +234,13 @@ class Optimizer:
         params: Dict[int, Tuple[Tensor, ParamGroup]] = {}
         groups = []
         for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
-            ids = list(saved.get("params", ()))
+            if not isinstance(saved, dict):
+                raise TypeError(f"{where}: param_groups[{i}] must be a dict, got "
+                                f"{type(saved).__name__}")
+            ids = saved.get("params", ())
+            if not isinstance(ids, (list, tuple)) or not all(_is_int(k) for k in ids):
+                raise TypeError(f"{where}: param_groups[{i}]['params'] must be a list of "
+                                f"integer parameter ids, got {ids!r}")
             if len(ids) != len(group["params"]):
                 raise ValueError(f"{self._name}.load_state_dict: group {i} has {len(ids)} "
                                  f"parameters in the state dict and {len(group['params'])} here")
@@ -234,7 +254,13 @@ class Optimizer:
                                      "listed twice in the state dict's groups")
                 params[int(k)] = (p, new)
         state = {}
-        for key, saved_state in dict(state_dict["state"]).items():
+        for key, saved_state in state_dict["state"].items():
+            if not _is_int(key):
+                raise TypeError(f"{where}: the keys of 'state' must be integer parameter ids, "
+                                f"got {key!r}")
+            if not isinstance(saved_state, dict):
+                raise TypeError(f"{where}: the state of parameter {key} must be a dict, got "
+                                f"{type(saved_state).__name__}")
             if int(key) not in params:
                 raise ValueError(f"{self._name}.load_state_dict: state for parameter id {key}, "
                                  f"which no group lists")
@@ -253,7 +279,7 @@ class Optimizer:
         restored: Dict[str, Any] = {}
         for name, value in saved.items():
             if name == "step":
-                if not isinstance(value, numbers.Integral) or value < 0:
+                if not _is_int(value) or value < 0:
                     raise ValueError(f"{where}: 'step' must be a non-negative integer, got "
                                      f"{value!r}")
                 restored[name] = int(value)
@@ -263,7 +289,15 @@ class Optimizer:
                 raise ValueError(f"{where}: {name!r} has shape {value.shape} and dtype "
                                  f"{value.dtype}, the parameter has shape {p.shape} and dtype "
                                  f"{p.dtype}")
-            restored[name] = value.astype(p.dtype, copy=True)
+            with np.errstate(over="ignore"):
+                copied = value.astype(p.dtype, copy=True)
+            if not np.isfinite(copied).all():
+                raise ValueError(f"{where}: {name!r} has values that are NaN, infinite or "
+                                 f"beyond the range of {p.dtype}")
+            if name in self._nonnegative_state and (copied < 0).any():
+                raise ValueError(f"{where}: {name!r} must be >= 0 (it accumulates squared "
+                                 f"gradients), got a minimum of {copied.min()}")
+            restored[name] = copied
         return restored
 
     def __repr__(self) -> str:
@@ -272,6 +306,11 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines.extend(f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params")
         return "\n".join(lines + [")"])
+
+
+def _is_int(value: Any) -> bool:
+    """Whether ``value`` is a Python or NumPy integer (not a bool)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
 def _copy_value(value: Any) -> Any:
@@ -297,6 +336,19 @@ def check_number(owner: str, group: ParamGroup, key: str, label: str, low: float
                          f"[{low}, {high}{')' if high_open else ']'})")
     group[key] = value
     return value
+
+
+def check_flag(owner: str, group: ParamGroup, key: str) -> bool:
+    """Check that ``group[key]`` is a bool (Python or NumPy) and store it as one.
+
+    A string such as ``"False"`` is refused: ``bool("False")`` would turn the option on.
+    """
+    value = group[key]
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{owner}: {key} must be True or False, got {value!r} "
+                        f"({type(value).__name__})")
+    group[key] = bool(value)
+    return group[key]
 
 
 def check_lr_eps_decay(owner: str, group: ParamGroup) -> None:

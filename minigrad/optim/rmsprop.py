@@ -5,8 +5,8 @@ from typing import Any, Dict, Tuple
 
 import numpy as np
 
-from .optimizer import Optimizer, ParamGroup, Params, add_weight_decay, check_lr_eps_decay, \
-    check_number, lerp_
+from .optimizer import Optimizer, ParamGroup, Params, add_weight_decay, check_flag, \
+    check_lr_eps_decay, check_number, lerp_
 
 
 class RMSprop(Optimizer):
@@ -45,6 +45,8 @@ class RMSprop(Optimizer):
         Divide by an estimate of the gradient's standard deviation instead of its RMS.
     """
 
+    _nonnegative_state = ("square_avg",)
+
     def __init__(self, params: Params, lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0,
                  centered: bool = False) -> None:
@@ -55,7 +57,7 @@ class RMSprop(Optimizer):
         check_lr_eps_decay(self._name, group)
         check_number(self._name, group, "alpha", "alpha value", 0.0, 1.0)
         check_number(self._name, group, "momentum", "momentum value", 0.0, 1.0)
-        group["centered"] = bool(group["centered"])
+        check_flag(self._name, group, "centered")
 
     def _state_keys(self, group: ParamGroup) -> Tuple[str, ...]:
         keys: Tuple[str, ...] = ("step", "square_avg")

@@ -5,8 +5,8 @@ from typing import Any, Dict, Tuple
 
 import numpy as np
 
-from .optimizer import Optimizer, ParamGroup, Params, add_weight_decay, check_lr_eps_decay, \
-    check_number
+from .optimizer import Optimizer, ParamGroup, Params, add_weight_decay, check_flag, \
+    check_lr_eps_decay, check_number
 
 
 class SGD(Optimizer):
@@ -53,8 +53,7 @@ class SGD(Optimizer):
         check_lr_eps_decay(self._name, group)
         momentum = check_number(self._name, group, "momentum", "momentum value", 0.0, 1.0)
         dampening = check_number(self._name, group, "dampening", "dampening value", 0.0, 1.0)
-        group["nesterov"] = bool(group["nesterov"])
-        if group["nesterov"] and (momentum <= 0.0 or dampening != 0.0):
+        if check_flag(self._name, group, "nesterov") and (momentum <= 0.0 or dampening != 0.0):
             raise ValueError(f"{self._name}: Nesterov momentum requires a momentum and zero "
                              f"dampening, got momentum={momentum}, dampening={dampening}")
 

@@ -56,6 +56,23 @@ def test_load_digits_unflattened_and_bad_seed():
         load_digits(test_fraction=1.5)
 
 
+@pytest.mark.parametrize("fraction", ["a", None, True, [0.2]], ids=repr)
+def test_load_digits_refuses_a_test_fraction_that_is_not_a_number(fraction):
+    with pytest.raises(TypeError, match="load_digits: test_fraction must be a number in "
+                                        r"\(0, 1\), got "):
+        load_digits(test_fraction=fraction)
+
+
+@pytest.mark.parametrize("fraction, empty", [(0.999, "training"), (0.001, "test"),
+                                             (float("nan"), None), (0.0, None)], ids=repr)
+def test_load_digits_refuses_a_test_fraction_that_leaves_a_part_empty(fraction, empty):
+    match = f"leaves the {empty} part empty" if empty else "test_fraction must lie in"
+    with pytest.raises(ValueError, match=f"load_digits: .*{match}"):
+        load_digits(test_fraction=fraction)
+    (x_train, _), (x_test, _) = load_digits(test_fraction=np.float32(0.5))
+    assert len(x_train) and len(x_test)
+
+
 @given(labels=st.lists(st.integers(0, 4), min_size=1, max_size=60),
        fraction=st.floats(0.05, 0.95), seed=st.integers(0, 2**32 - 1))
 def test_stratified_split_property(labels, fraction, seed):
