@@ -8,12 +8,14 @@ a sum cannot see, such as a softmax backward that returns zeros.
 """
 from __future__ import annotations
 
+import numbers
 import warnings
 from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from . import autograd
+from ._checks import real_number
 from .tensor import Tensor
 
 
@@ -29,18 +31,17 @@ def check_settings(op: str, eps: float, atol: float = 0.0, rtol: float = 0.0,
                    seed: Optional[int] = None, flag: str = "") -> None:
     """Refuse settings that would make a check meaningless: a step ``eps`` that is not a finite
     positive number, a tolerance that is NaN (every comparison false: everything passes),
-    negative or infinite, a seed that is not a non-negative integer. Errors name ``op`` and the
-    setting (prefixed with ``flag``, e.g. '--' for a command-line option)."""
+    negative or infinite, a negative seed (any other seed goes to ``np.random.default_rng``).
+    Errors name ``op`` and the setting (prefixed with ``flag``, e.g. '--' for an option)."""
     for name, value, positive in (("eps", eps, True), ("atol", atol, False),
                                   ("rtol", rtol, False)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer,
-                                                            np.floating)):
-            raise TypeError(f"{op}: {flag}{name} must be a number, got {value!r}")
-        if not np.isfinite(value) or value < 0 or (positive and value == 0):
+        number = real_number(value, f"{flag}{name}", op)
+        if not np.isfinite(number) or number < 0 or (positive and number == 0):
             kind = "a finite positive" if positive else "a finite non-negative"
             raise ValueError(f"{op}: {flag}{name} must be {kind} number, got {value!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
-                             or seed < 0):
+    if isinstance(seed, (bool, np.bool_, str, bytes)):
+        raise TypeError(f"{op}: {flag}seed must be an integer, got {seed!r}")
+    if isinstance(seed, numbers.Integral) and seed < 0:
         raise ValueError(f"{op}: {flag}seed must be a non-negative integer, got {seed!r}")
 
 

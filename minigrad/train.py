@@ -63,6 +63,8 @@ class History:
         lists = {}
         for name in names:
             values = records[name]
+            if isinstance(values, np.ndarray) and values.ndim == 1:
+                values = values.tolist()
             if not isinstance(values, (list, tuple)) or not all(
                     isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values):
                 raise ValueError(f"History.from_dict: {name} must be a list of numbers, got "
@@ -94,8 +96,9 @@ def evaluate(model: Any, X: Any, y: Any, batch_size: int = 4096) -> float:
         labels = labels.argmax(axis=1)
     if not hasattr(model, "modules"):
         raise TypeError(f"evaluate: model must be an nn.Module, got {type(model).__name__}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or \
-            batch_size < 1:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+        raise TypeError(f"evaluate: batch_size must be a positive integer, got {batch_size!r}")
+    if batch_size < 1:
         raise ValueError(f"evaluate: batch_size must be a positive integer, got {batch_size!r}")
     if X.ndim == 0 or labels.ndim != 1 or len(labels) != len(X) or len(X) == 0:
         raise ValueError(f"evaluate: X and y need the same number (>= 1) of rows, got shapes "

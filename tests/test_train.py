@@ -338,11 +338,13 @@ def test_plain_lines_on_a_terminal_without_tqdm(monkeypatch, capsys):
 
 
 # -- bad values: evaluate, fit, History --------------------------------------------------------
-@pytest.mark.parametrize("batch_size", [-1, 0, 2.5, True, "8", None])
-def test_evaluate_refuses_a_bad_batch_size(batch_size):
+@pytest.mark.parametrize("batch_size, error", [(-1, ValueError), (0, ValueError),
+                                               (2.5, TypeError), (True, TypeError),
+                                               ("8", TypeError), (None, TypeError)])
+def test_evaluate_refuses_a_bad_batch_size(batch_size, error):
     x, y = spiral()
     got = re.escape(repr(batch_size))
-    with pytest.raises(ValueError, match=f"evaluate: batch_size must be a positive .*got {got}"):
+    with pytest.raises(error, match=f"evaluate: batch_size must be a positive .*got {got}"):
         evaluate(small_model(), x, y, batch_size=batch_size)
 
 

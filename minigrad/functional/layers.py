@@ -14,6 +14,7 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 
+from .._checks import real_number
 from ..autograd import Function, is_grad_enabled, times_constant
 from ..random import default_rng
 from ..tensor import Tensor
@@ -403,10 +404,9 @@ def checked_batch_norm(x: Any, running_mean: Optional[np.ndarray],
     """``batch_norm`` counting batches in ``num_batches_tracked``, with errors naming ``op``."""
     check_floating(x, op)
     data = x.data if isinstance(x, Tensor) else x           # checks on the arrays: no
-    for name, value in (("eps", eps), ("momentum", momentum)):   # property calls
-        if value is not None and (isinstance(value, bool) or not isinstance(
-                value, (int, float, np.integer, np.floating))):
-            raise TypeError(f"{op}: {name} must be a number, got {value!r}")
+    eps = real_number(eps, "eps", op)                        # property calls
+    if momentum is not None:
+        momentum = real_number(momentum, "momentum", op)
     if not eps > 0:                                          # (also refuses NaN)
         raise ValueError(f"{op}: eps must be positive, got {eps}")
     if momentum is not None and not 0 <= momentum <= 1:

@@ -10,6 +10,7 @@ from typing import Any, Tuple, Union
 
 import numpy as np
 
+from .._checks import real_number
 from ..autograd import Function, _as_tensors
 from ..tensor import Tensor
 
@@ -199,11 +200,10 @@ def mean(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
 def var(x: Any, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
     """Variance over ``axis``, dividing by n - ddof (ddof=0: biased, as NumPy's default).
 
-    ``ddof`` is an int, as PyTorch's ``correction``: 0 <= ddof < n, the number of values reduced.
+    ``ddof`` is a number, 0 <= ddof < n (n the number of values reduced), as NumPy's (and
+    PyTorch's ``correction``).
     """
-    if isinstance(ddof, bool) or not isinstance(ddof, (int, np.integer)):
-        raise TypeError(f"var: ddof must be a non-negative int, got {ddof!r}")
-    ddof = int(ddof)
+    ddof = real_number(ddof, "ddof", "var")
     _nonempty(Var, x, axis)
     shape = x.shape if isinstance(x, Tensor) else np.shape(x)
     n = math.prod(shape[a] for a in normalize_axes(axis, len(shape), "var"))

@@ -2,6 +2,7 @@
 list)."""
 from __future__ import annotations
 
+import operator
 from typing import Any, Iterable, Iterator, Union
 
 import numpy as np
@@ -45,9 +46,13 @@ class _IndexedModules(Module):
         items = list(self._modules.values())
         if isinstance(index, slice):
             return self._sliced(items[index])
-        if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):
+        try:
+            if isinstance(index, (bool, np.bool_)):
+                raise TypeError
+            index = operator.index(index)             # ints, NumPy ints, 0-d int arrays
+        except TypeError:
             raise TypeError(f"{type(self).__name__}: indices must be integers or slices, got "
-                            f"{type(index).__name__} {index!r}")
+                            f"{type(index).__name__} {index!r}") from None
         if not -len(items) <= index < len(items):
             raise IndexError(f"{type(self).__name__}: index {index} is out of range for "
                              f"{len(items)} modules")

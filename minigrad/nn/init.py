@@ -119,6 +119,8 @@ def ones_(tensor: Tensor) -> Tensor:
 def constant_(tensor: Tensor, value: float) -> Tensor:
     """Fill with the number ``value`` (one the tensor's dtype can hold)."""
     _checked(tensor)
+    if isinstance(value, (Tensor, np.ndarray)) and np.ndim(value) == 0:
+        value = np.asarray(value).item()              # a 0-d tensor or array, as in PyTorch
     if not isinstance(value, (numbers.Real, np.bool_)):
         raise TypeError(f"constant_: value must be a real number, got {value!r} "
                         f"({type(value).__name__})")

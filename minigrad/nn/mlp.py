@@ -1,6 +1,7 @@
 """``MLP``: the book's MultiLayerNetExtend as a Sequential builder."""
 from __future__ import annotations
 
+from collections.abc import Iterable as IterableABC
 from collections.abc import Sequence as SequenceABC
 from typing import Any, List, Sequence, Union
 
@@ -68,10 +69,12 @@ class MLP(Sequential):
 
 
 def _hidden_sizes(hidden_sizes: Any) -> List[int]:
-    """``hidden_sizes`` as a list of ints, or an error naming MLP: a sequence (list, tuple, 1-d
-    array) of positive integers is expected, not one number or a string."""
+    """``hidden_sizes`` as a list of ints, or an error naming MLP: positive integers in a list,
+    tuple, 1-d array or any other iterable (a generator too), not one number or a string."""
     if isinstance(hidden_sizes, np.ndarray) and hidden_sizes.ndim == 1:
         hidden_sizes = hidden_sizes.tolist()
+    elif isinstance(hidden_sizes, IterableABC) and not isinstance(hidden_sizes, (str, bytes)):
+        hidden_sizes = list(hidden_sizes)
     if isinstance(hidden_sizes, (str, bytes)) or not isinstance(hidden_sizes, SequenceABC):
         raise TypeError(f"MLP: hidden_sizes must be a sequence of positive integers (e.g. "
                         f"[100, 50], or [] for none), got {hidden_sizes!r}")

@@ -2,12 +2,12 @@
 state dicts, forward hooks)."""
 from __future__ import annotations
 
-import numbers
 from collections import namedtuple
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
+from .._checks import real_number  # noqa: F401  (re-exported for the layers)
 from ..tensor import Tensor, _HookHandle
 from .parameter import Parameter
 
@@ -20,15 +20,6 @@ def positive_int(value: Any, what: str, layer: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{layer}: {what} must be a positive integer, got {value!r}")
     return int(value)
-
-
-def real_number(value: Any, what: str, layer: str) -> float:
-    """``value`` as a float, or TypeError naming the layer when it is not a real number (Python
-    or NumPy; bools are refused). Range checks are the caller's."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{layer}: {what} must be a number, got {value!r} "
-                        f"({type(value).__name__})")
-    return float(value)
 
 
 def floating_dtype(dtype: Any, layer: str) -> np.dtype:

@@ -38,11 +38,12 @@ def clip_grad_norm_(parameters: Union[Tensor, Iterable[Tensor]], max_norm: float
         raise TypeError("clip_grad_norm_: expected a Tensor or an iterable of Tensors")
     if not real_number(max_norm, "max_norm", "clip_grad_norm_") >= 0:
         raise ValueError(f"clip_grad_norm_: max_norm must be non-negative, got {max_norm!r}")
-    if isinstance(norm_type, str) and norm_type == "inf":      # PyTorch accepts 'inf' too
-        norm_type = math.inf
-    if isinstance(norm_type, str):
-        raise ValueError(f"clip_grad_norm_: norm_type must be a positive number or 'inf', got "
-                         f"{norm_type!r}")
+    if isinstance(norm_type, str):                # PyTorch takes float(norm_type): 'inf', '2'
+        try:
+            norm_type = float(norm_type)
+        except ValueError:
+            raise ValueError(f"clip_grad_norm_: norm_type must be a positive number or 'inf', "
+                             f"got {norm_type!r}") from None
     norm_type = real_number(norm_type, "norm_type", "clip_grad_norm_")
     if not norm_type > 0:
         raise ValueError(f"clip_grad_norm_: norm_type must be positive, got {norm_type!r}")

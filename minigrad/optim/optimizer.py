@@ -238,7 +238,9 @@ class Optimizer:
                 raise TypeError(f"{where}: param_groups[{i}] must be a dict, got "
                                 f"{type(saved).__name__}")
             ids = saved.get("params", ())
-            if not isinstance(ids, (list, tuple)) or not all(_is_int(k) for k in ids):
+            if isinstance(ids, range):
+                ids = list(ids)
+            if not isinstance(ids, (list, tuple)) or not all(_is_id(k) for k in ids):
                 raise TypeError(f"{where}: param_groups[{i}]['params'] must be a list of "
                                 f"integer parameter ids, got {ids!r}")
             if len(ids) != len(group["params"]):
@@ -255,7 +257,7 @@ class Optimizer:
                 params[int(k)] = (p, new)
         state = {}
         for key, saved_state in state_dict["state"].items():
-            if not _is_int(key):
+            if not _is_id(key):
                 raise TypeError(f"{where}: the keys of 'state' must be integer parameter ids, "
                                 f"got {key!r}")
             if not isinstance(saved_state, dict):
@@ -313,6 +315,12 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
+def _is_id(value: Any) -> bool:
+    """Whether ``value`` can be a parameter id: an integer, or its digits (a state dict that
+    went through JSON has string keys)."""
+    return _is_int(value) or (isinstance(value, str) and value.isdigit())
+
+
 def _copy_value(value: Any) -> Any:
     """A copy of one state value: arrays copied, numbers as they are."""
     return value.copy() if isinstance(value, np.ndarray) else value
@@ -339,12 +347,12 @@ def check_number(owner: str, group: ParamGroup, key: str, label: str, low: float
 
 
 def check_flag(owner: str, group: ParamGroup, key: str) -> bool:
-    """Check that ``group[key]`` is a bool (Python or NumPy) and store it as one.
+    """Check that ``group[key]`` is a bool (Python or NumPy) or 0 / 1, and store it as a bool.
 
     A string such as ``"False"`` is refused: ``bool("False")`` would turn the option on.
     """
     value = group[key]
-    if not isinstance(value, (bool, np.bool_)):
+    if not isinstance(value, (bool, np.bool_)) and not (_is_int(value) and value in (0, 1)):
         raise TypeError(f"{owner}: {key} must be True or False, got {value!r} "
                         f"({type(value).__name__})")
     group[key] = bool(value)

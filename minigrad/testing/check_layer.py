@@ -598,6 +598,8 @@ def check_layer(layer: Any, x: Any, *, params: bool = True, eps: float = 1e-6,
         at a kink of a piecewise op (ReLU at 0), where they are reported, not compared.
     """
     check_settings("check_layer", eps, atol, rtol, seed)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"check_layer: seed must be an integer, got {seed!r}")
     name = _layer_name(layer)
     array = _example_input(x, seed)
     saved_state = copy.deepcopy(default_rng().bit_generator.state)

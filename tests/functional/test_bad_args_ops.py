@@ -1,6 +1,8 @@
 """Bad arguments to shape ops, reductions and clip: a TypeError/ValueError naming the op, the
 argument and the bad value, never a silently wrong result or a raw NumPy error. Valid inputs keep
 NumPy's meaning (an int shape is a 1-tuple, an empty list index selects nothing)."""
+import re
+
 import numpy as np
 import pytest
 
@@ -117,12 +119,18 @@ def test_other_axis_arguments_refuse_floats_strings_and_bools(call):
 
 
 # -- var ddof --------------------------------------------------------------------------------
-@pytest.mark.parametrize("ddof", [1.5, 1.0, "a", True, None])
-def test_var_refuses_a_ddof_that_is_not_an_int(ddof):
-    with pytest.raises(TypeError, match=r"var: ddof must be a non-negative int, got"):
+@pytest.mark.parametrize("ddof", ["a", True, None, [1]])
+def test_var_refuses_a_ddof_that_is_not_a_number(ddof):
+    with pytest.raises(TypeError, match=r"var: ddof must be a number, got"):
         _x(3, 4).var(ddof=ddof)
-    with pytest.raises(TypeError, match=rf"var: ddof .*{ddof!r}"):
+    with pytest.raises(TypeError, match=rf"var: ddof .*{re.escape(repr(ddof))}"):
         F.var(_x(3, 4), axis=0, ddof=ddof)
+
+
+@pytest.mark.parametrize("ddof", [1.0, 1.5, np.float32(0.5), np.array(1)])
+def test_var_takes_a_float_ddof_as_numpy_does(ddof):
+    x = _x(3, 4)
+    np.testing.assert_allclose(x.var(ddof=ddof).data, x.data.var(ddof=float(ddof)))
 
 
 def test_var_takes_a_numpy_int_ddof():

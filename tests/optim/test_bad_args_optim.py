@@ -30,7 +30,7 @@ def _stepped(cls, **kwargs):
     return opt
 
 
-@pytest.mark.parametrize("value", ["no", "False", "True", 1, 0, None, [True]], ids=repr)
+@pytest.mark.parametrize("value", ["no", "False", "True", 2, -1, 0.0, None, [True]], ids=repr)
 @pytest.mark.parametrize("cls, flag", FLAGS, ids=lambda v: getattr(v, "__name__", v))
 def test_boolean_flags_refuse_what_is_not_a_bool(cls, flag, value):
     extra = {"momentum": 0.9} if cls is optim.SGD else {}      # Nesterov needs a momentum
@@ -42,7 +42,7 @@ def test_boolean_flags_refuse_what_is_not_a_bool(cls, flag, value):
 @pytest.mark.parametrize("cls, flag", FLAGS, ids=lambda v: getattr(v, "__name__", v))
 def test_boolean_flags_take_python_and_numpy_bools(cls, flag):
     extra = {"momentum": 0.9} if cls is optim.SGD else {}
-    for value in (True, False, np.True_, np.False_):
+    for value in (True, False, np.True_, np.False_, 1, 0):       # 0 / 1 as PyTorch takes them
         group = cls(_params(), **extra, **{flag: value}).param_groups[0]
         assert group[flag] is bool(value)
 
@@ -144,8 +144,8 @@ def _move_state(key):
      "'param_groups' must be a list of dicts, got dict"),
     (lambda s: s["param_groups"].__setitem__(0, [0]), TypeError,
      r"param_groups\[0\] must be a dict, got list"),
-    (lambda s: s["param_groups"][0].__setitem__("params", ["0"]), TypeError,
-     r"param_groups\[0\]\['params'\] must be a list of integer parameter ids, got \['0'\]"),
+    (lambda s: s["param_groups"][0].__setitem__("params", ["a"]), TypeError,
+     r"param_groups\[0\]\['params'\] must be a list of integer parameter ids, got \['a'\]"),
     (lambda s: s["param_groups"][0].__setitem__("params", [True]), TypeError,
      r".*integer parameter ids, got \[True\]"),
     (lambda s: s["param_groups"][0].__setitem__("params", 0), TypeError,
@@ -153,12 +153,12 @@ def _move_state(key):
     (lambda s: s.__setitem__("state", None), TypeError,
      "'state' must be a dict of parameter ids to dicts, got NoneType"),
     (_move_state("a"), TypeError, "the keys of 'state' must be integer parameter ids, got 'a'"),
-    (_move_state("0"), TypeError, "the keys of 'state' must be integer parameter ids, got '0'"),
+    (_move_state("-1"), TypeError, "the keys of 'state' must be integer parameter ids, got '-1'"),
     (_move_state(0.0), TypeError, "the keys of 'state' must be integer parameter ids, got 0.0"),
     (lambda s: s["state"].__setitem__(0, 5), TypeError,
      "the state of parameter 0 must be a dict, got int"),
 ], ids=["groups None", "groups dict", "group list", "str id", "bool id", "ids not a list",
-        "state None", "state key str", "state key digits", "state key float", "state not dict"])
+        "state None", "state key str", "state key negative", "state key float", "state not dict"])
 def test_loaded_ids_and_containers_are_checked_by_name(change, error, message):
     _refused(_stepped(optim.Adam), change, error, rf"Adam.load_state_dict: {message}")
 
@@ -205,3 +205,18 @@ def test_scheduler_load_state_dict_round_trips():
     fresh = _scheduler(lr_scheduler.StepLR)
     fresh.load_state_dict(scheduler.state_dict())
     assert fresh.state_dict() == scheduler.state_dict()
+
+
+def test_a_state_dict_that_went_through_json_loads_with_its_string_ids():
+    import json
+    opt = _stepped(optim.Adam)
+    saved = opt.state_dict()
+    as_json = json.loads(json.dumps({"state": {k: {n: (v.tolist() if isinstance(v, np.ndarray)
+                                                       else v) for n, v in s.items()}
+                                               for k, s in saved["state"].items()},
+                                     "param_groups": saved["param_groups"]}))
+    assert list(as_json["state"]) == ["0"]                     # JSON made the ids strings
+    fresh = _stepped(optim.Adam)
+    fresh.load_state_dict(as_json)
+    p = fresh.param_groups[0]["params"][0]
+    np.testing.assert_array_equal(fresh.state[p]["exp_avg"], saved["state"][0]["exp_avg"])
