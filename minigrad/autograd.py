@@ -346,6 +346,9 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
                 heapq.heappush(heap, (-fn._seq, fn))
 
     receive(roots, root_grads, "backward")
+    # mg.grad runs only the nodes with a captured tensor below them (as PyTorch's engine does):
+    # the rest of the graph is neither run nor freed, and its hooks do not fire
+    needed = None if accumulate else _nodes_above(roots, wanted)
     with _set_grad_enabled(create_graph):
         while heap:
             fn = heapq.heappop(heap)[1]
@@ -364,6 +367,8 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
                 if wanted and id(out) in wanted:
                     captured[id(out)] = grad
                 grads.append(grad)
+            if needed is not None and fn._seq not in needed:
+                continue                             # nothing asked for lies below this node
             if fn._writes != _writes and _written_since(fn):   # (after the hooks, which may
                 raise anomaly.modified_error(fn)    # write too) an input or output was modified
             if _anomaly_enabled:
@@ -402,6 +407,25 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
                 held.add(id(grad))
                 leaf._grad = grad
     return captured
+
+
+def _nodes_above(roots: Sequence[Any], wanted: Any) -> set:
+    """The sequence numbers of the nodes below ``roots`` with a tensor in ``wanted`` (ids)
+    among their inputs or further down: the nodes a gradient for ``wanted`` must go through."""
+    found: dict = {}
+    stack = [t.grad_fn for t in roots if t.grad_fn is not None]
+    while stack:                                   # every node below the roots, once
+        fn = stack.pop()
+        if fn._seq in found or fn.inputs is None:
+            continue
+        found[fn._seq] = fn
+        stack.extend(t.grad_fn for t in fn.inputs if t.grad_fn is not None)
+    above: set = set()
+    for seq in sorted(found):                      # inputs come before outputs
+        if any(id(t) in wanted or (t.grad_fn is not None and t.grad_fn._seq in above)
+               for t in found[seq].inputs):
+            above.add(seq)
+    return above
 
 
 def _written_since(fn: Function) -> bool:

@@ -515,3 +515,27 @@ def test_numpy_numbers_and_0d_arrays_take_a_float32_tensors_dtype(other):
     (x * other).sum().backward()
     assert x.grad.dtype == np.float32
     np.testing.assert_allclose(x.grad.data, np.full(2, float(other)), rtol=1e-6)
+
+
+def test_grad_of_an_intermediate_runs_neither_nor_frees_the_graph_below_it():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    fired = []
+    x.register_hook(lambda g: fired.append(g))
+    h = x.exp()
+    y = (h * h).sum()
+    g, = mg.grad(y, h)
+    np.testing.assert_allclose(g.data, 2 * np.exp([1.0, 2.0]))
+    assert fired == []                                # PyTorch does not run x's part either
+    h.sum().backward()                                # the graph below h is still there
+    np.testing.assert_allclose(x.grad.data, np.exp([1.0, 2.0]))
+    assert len(fired) == 1
+
+
+def test_grad_skips_an_unneeded_branch_that_would_raise():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    c = mg.tensor([3.0, 4.0])
+    h = x * c                                         # Mul saves c ...
+    with mg.no_grad():
+        c.add_(1.0)                                   # ... which changes, below h
+    g, = mg.grad((h * 2.0).sum(), h)                  # d/dh does not need Mul's backward
+    np.testing.assert_array_equal(g.data, [2.0, 2.0])
