@@ -6,6 +6,7 @@ dimensions), then D big-endian uint32 sizes, then the elements in big-endian C o
 from __future__ import annotations
 
 import gzip
+import math
 import zlib
 
 import numpy as np
@@ -26,12 +27,14 @@ def parse_idx(raw: bytes, name: str = "IDX data") -> np.ndarray:
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_TYPES:
         raise ValueError(f"{name}: not an IDX file (magic bytes {raw[:4].hex() or 'missing'})")
     ndim = raw[3]
+    if ndim > 32:                                  # NumPy's limit is 64; no data set has 33
+        raise ValueError(f"{name}: IDX header claims {ndim} dimensions")
     header = 4 + 4 * ndim
     if len(raw) < header:
         raise ValueError(f"{name}: IDX header cut short ({len(raw)} bytes for {ndim} sizes)")
     shape = tuple(int(n) for n in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     dtype = np.dtype(IDX_TYPES[raw[2]])
-    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = header + math.prod(shape) * dtype.itemsize      # Python ints: no overflow
     if len(raw) != expected:
         raise ValueError(f"{name}: IDX body has {len(raw) - header} bytes, its header of shape "
                          f"{shape} and type {dtype.str} needs {expected - header}")

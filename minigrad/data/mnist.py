@@ -120,6 +120,9 @@ def _read_cache(path: str) -> Optional[Dict[str, np.ndarray]]:
     """The cached arrays, or None when the cache is missing or corrupt (then it is removed)."""
     if not os.path.exists(path):
         return None
+    if os.path.isdir(path):
+        raise ValueError(f"load_mnist: the cache path {path} is a folder; move it away or pass "
+                         "another root")
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {key: f[key] for key in _CACHE_KEYS}
@@ -141,13 +144,20 @@ def _check_arrays(arrays: Mapping[str, np.ndarray]) -> None:
                              f"got {x.dtype} {x.shape} and {y.dtype} {y.shape}")
         if len(x) != len(y):
             raise ValueError(f"{len(x)} {part} images but {len(y)} labels")
+        if len(x) == 0:
+            raise ValueError(f"the {part} part holds no images")
         if y.size and y.max() > 9:
             raise ValueError(f"{part} labels must be 0..9, found {y.max()}")
 
 
-def _arrays_from_idx(raw: Mapping[str, bytes]) -> Dict[str, np.ndarray]:
-    arrays = {key: parse_idx(raw[name], name) for key, name in zip(_CACHE_KEYS, FILES)}
-    _check_arrays(arrays)
+def _arrays_from_idx(raw: Mapping[str, Tuple[str, bytes]]) -> Dict[str, np.ndarray]:
+    """The four arrays from ``raw`` (file name -> (the path read, its bytes))."""
+    arrays = {key: parse_idx(raw[name][1], raw[name][0])
+              for key, name in zip(_CACHE_KEYS, FILES)}
+    try:
+        _check_arrays(arrays)
+    except ValueError as error:
+        raise ValueError(f"load_mnist: the IDX files do not make a data set: {error}") from None
     return arrays
 
 
@@ -156,9 +166,10 @@ def _md5(data: bytes) -> str:
 
 
 def _gather(folder: str, download: bool, mirrors: Sequence[str], checksums: Mapping[str, str],
-            timeout: float, kind: str) -> Dict[str, bytes]:
-    """The bytes of the four files, from ``folder`` or the mirrors; one error if any is lacking."""
-    raw: Dict[str, bytes] = {}
+            timeout: float, kind: str) -> Dict[str, Tuple[str, bytes]]:
+    """Where each of the four files was read and its bytes, from ``folder`` or the mirrors; one
+    error if any is lacking."""
+    raw: Dict[str, Tuple[str, bytes]] = {}
     tried: List[str] = []
     for name in FILES:
         if name not in checksums:
@@ -179,25 +190,28 @@ def _gather(folder: str, download: bool, mirrors: Sequence[str], checksums: Mapp
     return raw
 
 
-def _from_disk(folder: str, name: str, md5: str, tried: List[str]) -> Optional[bytes]:
-    """A file put in ``folder`` earlier: the .gz if its digest matches, else the raw IDX."""
+def _from_disk(folder: str, name: str, md5: str,
+               tried: List[str]) -> Optional[Tuple[str, bytes]]:
+    """A file put in ``folder`` earlier (its path and bytes): the .gz if its digest matches,
+    else the raw IDX."""
     gz_path = os.path.join(folder, name)
     if os.path.exists(gz_path):
         with open(gz_path, "rb") as f:
             data = f.read()
         if _md5(data) == md5:
-            return data
+            return gz_path, data
         tried.append(f"{gz_path}: MD5 {_md5(data)}, expected {md5}")
     raw_path = gz_path[:-len(".gz")]
     if os.path.exists(raw_path):
         with open(raw_path, "rb") as f:
-            return f.read()        # no published digest for the raw file: parse_idx checks it
+            return raw_path, f.read()   # no published digest for the raw file: parse_idx checks it
     return None
 
 
 def _from_mirrors(folder: str, name: str, md5: str, mirrors: Sequence[str], timeout: float,
-                  tried: List[str]) -> Optional[bytes]:
-    """The first download of ``name`` whose digest matches, saved into ``folder``."""
+                  tried: List[str]) -> Optional[Tuple[str, bytes]]:
+    """The first download of ``name`` whose digest matches, saved into ``folder`` (its path and
+    bytes)."""
     for mirror in mirrors:
         url = mirror.rstrip("/") + "/" + name
         print(f"minigrad: downloading {url}", file=sys.stderr)
@@ -221,6 +235,7 @@ def _from_mirrors(folder: str, name: str, md5: str, mirrors: Sequence[str], time
         if _md5(data) != md5:
             tried.append(f"{url}: wrong checksum (MD5 {_md5(data)}, expected {md5})")
             continue
-        atomic_write(os.path.join(folder, name), lambda f: f.write(data))
-        return data
+        path = os.path.join(folder, name)
+        atomic_write(path, lambda f: f.write(data))
+        return path, data
     return None

@@ -36,8 +36,8 @@ def make_spiral(n_per_class: int = 100, n_classes: int = 3, noise: float = 0.2,
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < least:
             raise ValueError(f"make_spiral: {name} must be an integer >= {least}, got {value!r}")
     if isinstance(noise, bool) or not isinstance(noise, (int, float, np.integer, np.floating)) \
-            or not noise >= 0:
-        raise ValueError(f"make_spiral: noise must be a number >= 0, got {noise!r}")
+            or not 0 <= noise < np.inf:
+        raise ValueError(f"make_spiral: noise must be a finite number >= 0, got {noise!r}")
     if rng is not None and not isinstance(rng, np.random.Generator):
         raise TypeError(f"make_spiral: rng must be a numpy.random.Generator or None, got "
                         f"{type(rng).__name__}")

@@ -102,6 +102,7 @@ def test_make_spiral_shapes_geometry_and_seed():
                                           ({"n_classes": 1}, "n_classes"),
                                           ({"noise": -0.1}, "noise"),
                                           ({"noise": float("nan")}, "noise"),
+                                          ({"noise": float("inf")}, "noise"),
                                           ({"noise": None}, "noise"),
                                           ({"n_per_class": 2.5}, "n_per_class")])
 def test_make_spiral_bad_arguments(kwargs, word):

@@ -246,3 +246,43 @@ def test_parse_idx_round_trip(shape, code, compress, seed):
 def test_parse_idx_rejects_malformed_bytes(raw, word):
     with pytest.raises(ValueError, match=f"the file: .*{word}"):
         parse_idx(raw, "the file")
+
+
+def test_files_with_no_images_are_refused_and_not_cached(tmp_path):
+    _, files = make_dataset(3, n_train=0)
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    for name, body in files.items():
+        (folder / name).write_bytes(body)
+    for _ in range(2):                                # the second call must not find a cache
+        with pytest.raises(ValueError, match="load_mnist: .*the train part holds no images"):
+            load_mnist(tmp_path, download=False, checksums=md5s(files))
+    assert not (tmp_path / "mnist.npz").exists()
+
+
+def test_errors_about_a_raw_idx_file_name_that_file(tmp_path):
+    _, files = make_dataset(4)
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    for name, body in files.items():
+        raw = gzip.decompress(body)
+        (folder / name[:-3]).write_bytes(raw[:-1] if name.startswith("train-images") else raw)
+    with pytest.raises(ValueError, match=r"mnist[/\\]train-images-idx3-ubyte: IDX body has"):
+        load_mnist(tmp_path, download=False, checksums=md5s(files))
+
+
+@pytest.mark.parametrize("sizes, message", [
+    ((2 ** 31, 2 ** 31, 4), "needs 18446744073709551616"),     # an int64 product would wrap
+    ((7,) * 40, "IDX header claims 40 dimensions"),
+])
+def test_a_lying_idx_header_is_refused_with_the_true_size(sizes, message):
+    header = struct.pack(">BBBB", 0, 0, 0x08, len(sizes)) + struct.pack(">" + "I" * len(sizes),
+                                                                      *sizes)
+    with pytest.raises(ValueError, match=f"lying.idx: .*{message}"):
+        parse_idx(header, "lying.idx")
+
+
+def test_a_cache_path_that_is_a_folder_is_named(tmp_path):
+    (tmp_path / "mnist.npz").mkdir()
+    with pytest.raises(ValueError, match="load_mnist: the cache path .*mnist.npz is a folder"):
+        load_mnist(tmp_path, download=False)
