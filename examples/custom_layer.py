@@ -15,6 +15,8 @@ Run:  python examples/custom_layer.py
 """
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
 
 import minigrad as mg
@@ -121,6 +123,7 @@ class BrokenLayerNorm(LayerNorm):
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()   # --help
     mg.manual_seed(0)
     x = mg.randn(8, 5, dtype=np.float64)
     print(check_layer(Swish(beta=1.5), x), end="\n\n")
