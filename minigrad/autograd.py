@@ -411,19 +411,23 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
 
 def _nodes_above(roots: Sequence[Any], wanted: Any) -> set:
     """The sequence numbers of the nodes below ``roots`` with a tensor in ``wanted`` (ids)
-    among their inputs or further down: the nodes a gradient for ``wanted`` must go through."""
+    among their inputs or further down: the nodes a gradient for ``wanted`` must go through.
+    A node freed by an earlier backward counts as one (what is below it is unknown), so that
+    running it raises instead of quietly giving no gradient."""
     found: dict = {}
     stack = [t.grad_fn for t in roots if t.grad_fn is not None]
     while stack:                                   # every node below the roots, once
         fn = stack.pop()
-        if fn._seq in found or fn.inputs is None:
+        if fn._seq in found:
             continue
         found[fn._seq] = fn
-        stack.extend(t.grad_fn for t in fn.inputs if t.grad_fn is not None)
+        if fn.inputs is not None:
+            stack.extend(t.grad_fn for t in fn.inputs if t.grad_fn is not None)
     above: set = set()
     for seq in sorted(found):                      # inputs come before outputs
-        if any(id(t) in wanted or (t.grad_fn is not None and t.grad_fn._seq in above)
-               for t in found[seq].inputs):
+        inputs = found[seq].inputs
+        if inputs is None or any(id(t) in wanted or (t.grad_fn is not None and
+                                                     t.grad_fn._seq in above) for t in inputs):
             above.add(seq)
     return above
 

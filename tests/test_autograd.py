@@ -539,3 +539,12 @@ def test_grad_skips_an_unneeded_branch_that_would_raise():
         c.add_(1.0)                                   # ... which changes, below h
     g, = mg.grad((h * 2.0).sum(), h)                  # d/dh does not need Mul's backward
     np.testing.assert_array_equal(g.data, [2.0, 2.0])
+
+
+def test_grad_through_a_graph_freed_by_an_earlier_backward_raises_instead_of_giving_none():
+    w = mg.tensor([1.0, 2.0], requires_grad=True)
+    h = w * 3.0
+    h.sum().backward()                                # frees Mul
+    loss = (h * h).sum()                              # a new node on top of the freed one
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        mg.grad(loss, [w], allow_unused=True)
