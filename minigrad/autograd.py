@@ -412,8 +412,9 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
 def _nodes_above(roots: Sequence[Any], wanted: Any) -> set:
     """The sequence numbers of the nodes below ``roots`` with a tensor in ``wanted`` (ids)
     among their inputs or further down: the nodes a gradient for ``wanted`` must go through.
-    A node freed by an earlier backward counts as one (what is below it is unknown), so that
-    running it raises instead of quietly giving no gradient."""
+    A node freed by an earlier backward counts as one (what is below it is unknown), and so
+    does a node whose input became the output of a later in-place op (its input was modified):
+    running them raises, instead of quietly giving no gradient."""
     found: dict = {}
     stack = [t.grad_fn for t in roots if t.grad_fn is not None]
     while stack:                                   # every node below the roots, once
@@ -426,8 +427,8 @@ def _nodes_above(roots: Sequence[Any], wanted: Any) -> set:
     above: set = set()
     for seq in sorted(found):                      # inputs come before outputs
         inputs = found[seq].inputs
-        if inputs is None or any(id(t) in wanted or (t.grad_fn is not None and
-                                                     t.grad_fn._seq in above) for t in inputs):
+        if inputs is None or any(id(t) in wanted or (t.grad_fn is not None and (
+                t.grad_fn._seq in above or t.grad_fn._seq >= seq)) for t in inputs):
             above.add(seq)
     return above
 

@@ -548,3 +548,12 @@ def test_grad_through_a_graph_freed_by_an_earlier_backward_raises_instead_of_giv
     loss = (h * h).sum()                              # a new node on top of the freed one
     with pytest.raises(RuntimeError, match="backward through the graph a second time"):
         mg.grad(loss, [w], allow_unused=True)
+
+
+def test_grad_through_an_op_whose_input_was_rewritten_in_place_raises():
+    w = mg.tensor([1.0, 2.0], requires_grad=True)
+    x = w * 1.0
+    other = x * 3.0                                  # Mul saves x ...
+    x.add_(other)                                    # ... which becomes the in-place op's output
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        mg.grad((x * 1.0).sum(), [w])

@@ -208,8 +208,11 @@ class EngineSession(RuleBasedStateMachine):
             else:
                 raise AssertionError("backward of a tensor that does not require grad passed")
             return
-        must_fail = self._stale(entry) or bool(entry.ops & self.freed)
-        may_fail = bool(entry.ops & self.unknown)
+        # A stale graph must fail a backward; mg.grad runs only the nodes that lead to the
+        # parameters (as PyTorch), so there it may succeed, and must then give the right numbers
+        stale = self._stale(entry)
+        must_fail = (stale and not use_grad) or bool(entry.ops & self.freed)
+        may_fail = bool(entry.ops & self.unknown) or (stale and use_grad)
         try:
             if use_grad:
                 used = [p for p in self.params]
