@@ -92,8 +92,11 @@ def minigrad_step(workload: Workload, dtype: Any, seed: int = 0) -> Step:
     import minigrad as mg
     model, criterion, optimizer = build_minigrad(workload, dtype, seed)
     x, t = make_batch(workload, dtype, seed)
-    x = mg.tensor(x)
+    return _training_step(model, criterion, optimizer, mg.tensor(x), t)
 
+
+def _training_step(model: Any, criterion: Any, optimizer: Any, x: Any, t: Any) -> Step:
+    """One training step as both minigrad's README and PyTorch write it (the same API)."""
     def step() -> Any:
         optimizer.zero_grad()
         loss = criterion(model(x), t)
@@ -123,15 +126,7 @@ def torch_step(workload: Workload, dtype: Any, seed: int = 0) -> Step:
     criterion = torch.nn.CrossEntropyLoss()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     x, t = make_batch(workload, dtype, seed)
-    x, t = torch.from_numpy(x), torch.from_numpy(t)
-
-    def step() -> Any:
-        optimizer.zero_grad()
-        loss = criterion(model(x), t)
-        loss.backward()
-        optimizer.step()
-        return loss
-    return step
+    return _training_step(model, criterion, optimizer, torch.from_numpy(x), torch.from_numpy(t))
 
 
 def fits_sklearn(workload: Workload) -> bool:

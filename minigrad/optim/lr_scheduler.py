@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List, Tuple
 
 from .optimizer import Optimizer
 
@@ -43,8 +43,12 @@ class LRScheduler:
     -----
     Constructing a scheduler counts as its first step (``last_epoch`` becomes 0 for a fresh
     run) and leaves the learning rates as they are. A subclass writes ``get_lr()``: the new
-    learning rates, computed from the current ones, for epoch ``last_epoch``.
+    learning rates, computed from the current ones, for epoch ``last_epoch``, and lists its
+    own settings in ``_settings`` (name -> (check, lowest value)): the constructor and
+    ``load_state_dict`` validate them by the same rules.
     """
+
+    _settings: Dict[str, Tuple[Callable[..., Any], float]] = {}
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         name = type(self).__name__
@@ -118,7 +122,18 @@ class LRScheduler:
                 raise ValueError(f"{owner}: {key} must be a list of {groups} learning rate(s), "
                                  f"one per parameter group, got {rates!r}")
             checked[key] = [_check_real(owner, f"{key}[{i}]", lr) for i, lr in enumerate(rates)]
+        checked.update(self._checked_settings(owner, state_dict))
         return checked
+
+    def _checked_settings(self, owner: str, values: Dict[str, Any]) -> Dict[str, Any]:
+        """The subclass's ``_settings`` taken from ``values``, each checked by its rule."""
+        return {key: check(owner, key, values[key], low)
+                for key, (check, low) in self._settings.items()}
+
+    def _set_settings(self, **values: Any) -> None:
+        """Check the constructor's settings (errors name the class) and keep them."""
+        for key, value in self._checked_settings(type(self).__name__, values).items():
+            setattr(self, key, value)
 
 
 class StepLR(LRScheduler):
@@ -140,18 +155,12 @@ class StepLR(LRScheduler):
         -1 for a fresh run (see ``LRScheduler``).
     """
 
+    _settings = {"step_size": (_check_int, 1), "gamma": (_check_real, 0.0)}
+
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
-        self.step_size = _check_int("StepLR", "step_size", step_size, 1)
-        self.gamma = _check_real("StepLR", "gamma", gamma)
+        self._set_settings(step_size=step_size, gamma=gamma)
         super().__init__(optimizer, last_epoch)
-
-    def _checked_state(self, state_dict: Dict[str, Any]) -> Dict[str, Any]:
-        checked = super()._checked_state(state_dict)
-        owner = "StepLR.load_state_dict"
-        checked["step_size"] = _check_int(owner, "step_size", state_dict["step_size"], 1)
-        checked["gamma"] = _check_real(owner, "gamma", state_dict["gamma"])
-        return checked
 
     def get_lr(self) -> List[float]:
         groups = self.optimizer.param_groups
@@ -184,18 +193,12 @@ class CosineAnnealingLR(LRScheduler):
         -1 for a fresh run (see ``LRScheduler``).
     """
 
+    _settings = {"T_max": (_check_int, 1), "eta_min": (_check_real, 0.0)}
+
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,
                  last_epoch: int = -1) -> None:
-        self.T_max = _check_int("CosineAnnealingLR", "T_max", T_max, 1)
-        self.eta_min = _check_real("CosineAnnealingLR", "eta_min", eta_min)
+        self._set_settings(T_max=T_max, eta_min=eta_min)
         super().__init__(optimizer, last_epoch)
-
-    def _checked_state(self, state_dict: Dict[str, Any]) -> Dict[str, Any]:
-        checked = super()._checked_state(state_dict)
-        owner = "CosineAnnealingLR.load_state_dict"
-        checked["T_max"] = _check_int(owner, "T_max", state_dict["T_max"], 1)
-        checked["eta_min"] = _check_real(owner, "eta_min", state_dict["eta_min"])
-        return checked
 
     def get_lr(self) -> List[float]:
         groups = self.optimizer.param_groups
