@@ -164,6 +164,9 @@ class Module:
     def apply(self, fn: Callable[["Module"], Any]) -> "Module":
         """Call ``fn(module)`` on every sub-module, children before their parent, then on this
         one (e.g. ``model.apply(init_weights)``); returns self."""
+        if not callable(fn):
+            raise TypeError(f"{type(self).__name__}.apply: fn must be callable, got "
+                            f"{type(fn).__name__}")
         for child in self.children():
             child.apply(fn)
         fn(self)

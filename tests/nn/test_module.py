@@ -214,3 +214,8 @@ def test_apply_visits_every_module_children_first_and_children_lists_a_shared_on
     assert [type(m).__name__ for m in visited] == ["Linear", "ReLU", "Linear", "Sequential",
                                                    "Sequential"]
     assert visited[0] is shared and visited[-1] is model
+
+
+def test_apply_refuses_what_cannot_be_called():
+    with pytest.raises(TypeError, match="Sequential.apply: fn must be callable, got int"):
+        nn.Sequential(nn.ReLU()).apply(5)
