@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
+from ..tensor import Tensor
 from .optimizer import Optimizer, ParamGroup, Params, add_weight_decay, check_flag, \
     check_lr_eps_decay, check_number, lerp_
 
@@ -83,27 +84,38 @@ class Adam(Optimizer):
         """Weight decay as an L2 penalty: the gradient plus λW."""
         return add_weight_decay(param, grad, group["weight_decay"])
 
-    def _update(self, param: np.ndarray, grad: np.ndarray, state: Dict[str, Any],
-                group: ParamGroup) -> None:
+    def _update_group(self, params: List[Tensor], group: ParamGroup) -> None:
+        """The update above for each of ``params``; the group's settings are read once."""
         beta1, beta2 = group["betas"]
-        state["step"] += 1
-        t = state["step"]
-        g = self._decay(param, grad, group)
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        scratch = np.empty_like(m)                       # the one temporary of the step
-        lerp_(m, g, 1.0 - beta1, scratch)                # m ← m + (1 − β1)(g − m)
-        np.multiply(g, g, out=scratch)
-        scratch *= 1.0 - beta2
-        v *= beta2
-        v += scratch                                     # v ← β2 v + (1 − β2) g²
-        if group["amsgrad"]:
-            np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-            v = state["max_exp_avg_sq"]
-        # Python floats, so that a float32 parameter stays float32
-        step_size = group["lr"] / (1.0 - beta1 ** t)
-        denom = np.sqrt(v, out=scratch)                  # √v̂ / √(1 − β2ᵗ) + ε
-        denom /= math.sqrt(1.0 - beta2 ** t)
-        denom += group["eps"]
-        np.divide(m, denom, out=denom)                   # W ← W − step_size · m / denom
-        denom *= step_size
-        param -= denom
+        lr, eps, amsgrad = group["lr"], group["eps"], group["amsgrad"]
+        decays = group["weight_decay"] != 0.0
+        t = None
+        for p in params:
+            state = self.state[p]
+            state["step"] += 1
+            if state["step"] != t:       # the bias corrections, once per step count t
+                t = state["step"]
+                # Python floats, so that a float32 parameter stays float32
+                step_size = lr / (1.0 - beta1 ** t)
+                bias_correction2_sqrt = math.sqrt(1.0 - beta2 ** t)
+            param, g = p.data, p._grad.data
+            if decays:
+                g = self._decay(param, g, group)
+            m, v = state["exp_avg"], state["exp_avg_sq"]
+            scratch = self._scratch.get(p)
+            if scratch is None:
+                scratch = self._scratch[p] = np.empty_like(m)    # kept across steps
+            lerp_(m, g, 1.0 - beta1, scratch)                # m ← m + (1 − β1)(g − m)
+            np.multiply(g, g, out=scratch)
+            scratch *= 1.0 - beta2
+            v *= beta2
+            v += scratch                                     # v ← β2 v + (1 − β2) g²
+            if amsgrad:
+                np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+                v = state["max_exp_avg_sq"]
+            denom = np.sqrt(v, out=scratch)                  # √v̂ / √(1 − β2ᵗ) + ε
+            denom /= bias_correction2_sqrt
+            denom += eps
+            np.divide(m, denom, out=denom)                   # W ← W − step_size · m / denom
+            denom *= step_size
+            param -= denom

@@ -2,8 +2,9 @@
 
 A subclass supplies three things: its hyperparameter checks (``_check_group``), the names of the
 state it keeps per parameter (``_state_keys``) with their initial values (``_init_state``), and
-the update of one parameter array (``_update``). Everything else - groups, skipping parameters
-without a gradient, ``no_grad``, version bumps, saving and restoring - lives here, once.
+the update of one parameter array (``_update``) - or, to share per-step work across a group, of
+all of a group's parameters at once (``_update_group``). Everything else - groups, skipping
+parameters without a gradient, ``no_grad``, version bumps, saving and restoring - lives here, once.
 """
 from __future__ import annotations
 
@@ -57,6 +58,10 @@ class Optimizer:
         self.defaults = dict(defaults)
         self._check_group(self.defaults)
         self.state: Dict[Tensor, Dict[str, Any]] = {}
+        # A work array per parameter, kept across steps (a fresh multi-megabyte temporary per
+        # step would be faulted in again each time). Not state: never saved; dropped whenever
+        # the state is made anew, so it always has the shape and dtype of the state's arrays.
+        self._scratch: Dict[Tensor, np.ndarray] = {}
         self.param_groups: List[ParamGroup] = []
         if isinstance(params, (Tensor, dict)):
             raise TypeError(f"{self._name}: params must be an iterable of Tensors or of dicts, "
@@ -90,6 +95,12 @@ class Optimizer:
                 group: ParamGroup) -> None:
         """Update ``param`` in place from ``grad``; never write into ``grad``."""
         raise NotImplementedError
+
+    def _update_group(self, params: List[Tensor], group: ParamGroup) -> None:
+        """Update ``params`` (the tensors of ``group`` with a gradient), one ``_update`` each;
+        an algorithm overrides this to share per-step work across the group."""
+        for p in params:
+            self._update(p.data, p._grad.data, self.state[p], group)
 
     # -- groups -------------------------------------------------------------------------------
     def add_param_group(self, param_group: ParamGroup) -> None:
@@ -174,14 +185,13 @@ class Optimizer:
                 loss = closure()
         with no_grad():
             for group in self.param_groups:
-                for p in group["params"]:
-                    grad = p._grad
-                    if grad is None:
-                        continue
-                    state = self.state.get(p)
-                    if state is None:
-                        state = self.state[p] = self._init_state(p.data, group)
-                    self._update(p.data, grad.data, state, group)
+                params = [p for p in group["params"] if p._grad is not None]
+                for p in params:
+                    if p not in self.state:
+                        self.state[p] = self._init_state(p.data, group)
+                        self._scratch.pop(p, None)      # a new state gets a new work array
+                self._update_group(params, group)
+                for p in params:
                     p._version += 1
         return loss
 
@@ -270,6 +280,7 @@ class Optimizer:
             state[p] = self._restore_state(p, group, int(key), saved_state)
         self.param_groups = groups
         self.state = state
+        self._scratch = {}
 
     def _restore_state(self, p: Tensor, group: ParamGroup, key: int,
                        saved: Dict[str, Any]) -> Dict[str, Any]:

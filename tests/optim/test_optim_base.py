@@ -231,6 +231,76 @@ def test_resuming_from_a_state_dict_is_bit_identical(make, dtype):
         np.testing.assert_array_equal(a.data, b.data)
 
 
+@pytest.mark.parametrize("make", CONFIGS)
+def test_parameters_at_different_steps_update_as_if_each_were_alone(make):
+    # b misses every third step, so a and b reach each step count t at different steps
+    rng = np.random.default_rng(11)
+    together = params(rng)
+    alone = [mg.tensor(p.data.copy(), requires_grad=True) for p in together]
+    opt = make(together)
+    opts = [make([p]) for p in alone]
+    for step in range(10):
+        for i, (p, q) in enumerate(zip(together, alone)):
+            g = None if i == 1 and step % 3 == 0 else rng.standard_normal(p.shape)
+            p.grad = q.grad = None if g is None else mg.tensor(g)
+        opt.step()
+        for o in opts:
+            o.step()
+    for p, q in zip(together, alone):
+        np.testing.assert_array_equal(p.data, q.data)
+
+
+ADAMS = [c for c in CONFIGS if c.id.startswith("Adam")]
+
+
+@pytest.mark.parametrize("reset", ["load_state_dict", "state.clear"])
+@pytest.mark.parametrize("make", ADAMS)
+def test_kept_work_arrays_follow_the_state_when_module_double_changes_dtype(make, reset):
+    # Adam keeps a work array per parameter across steps, outside the state; a state made anew
+    # in float64 must not be updated through a float32 work array left from before.
+    rng = np.random.default_rng(12)
+    model = mg.nn.Linear(3, 2)
+    model.float()
+    opt = make(list(model.parameters()))
+    for _ in range(3):
+        set_grads(model.parameters(), rng)
+        opt.step()
+    saved = opt.state_dict()
+    model.double()
+    twin = [mg.tensor(p.data.copy(), requires_grad=True) for p in model.parameters()]
+    fresh = make(twin)
+    if reset == "load_state_dict":
+        opt.load_state_dict(saved)
+        fresh.load_state_dict(saved)
+    else:
+        opt.state.clear()
+    for _ in range(3):
+        set_grads(model.parameters(), rng)
+        for p, q in zip(model.parameters(), twin):
+            q.grad = p.grad
+        opt.step()
+        fresh.step()
+    for p, q in zip(model.parameters(), twin):
+        assert p.dtype == np.float64
+        np.testing.assert_array_equal(p.data, q.data)
+        assert all(v.dtype == np.float64 for v in opt.state[p].values()
+                   if isinstance(v, np.ndarray))
+
+
+def test_kept_work_arrays_are_dropped_with_the_state():
+    rng = np.random.default_rng(13)
+    ps = params(rng)
+    opt = optim.Adam(ps)
+    ps[0].grad = mg.tensor(rng.standard_normal(ps[0].shape))
+    opt.step()
+    only_first = opt.state_dict()
+    set_grads(ps, rng)
+    opt.step()
+    opt.load_state_dict(only_first)         # the second parameter has no state any more
+    assert set(opt._scratch) <= set(opt.state)
+    assert set(opt.state_dict()["state"][0]) == {"step", "exp_avg", "exp_avg_sq"}
+
+
 def test_state_dict_is_a_snapshot_with_integer_ids():
     rng = np.random.default_rng(7)
     w, b = params(rng)
