@@ -150,6 +150,15 @@ class Tensor:
         self._version_count = count
         self._written = autograd.next_write()
 
+    @staticmethod
+    def _mark_written(tensors: Sequence["Tensor"]) -> None:
+        """``t._version += 1`` for each of ``tensors``, one write stamp for them all (an
+        optimizer step writes every parameter at once)."""
+        stamp = autograd.next_write()
+        for t in tensors:
+            t._version_count += 1
+            t._written = stamp
+
     @property
     def is_leaf(self) -> bool:
         """True for tensors not produced by a recorded op (their ``.grad`` gets filled)."""

@@ -170,8 +170,8 @@ class Optimizer:
         """
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is not None:
-                    p.grad = None if set_to_none else Tensor(np.zeros_like(p.data))
+                if p._grad is not None:
+                    p._grad = None if set_to_none else Tensor(np.zeros_like(p.data))
 
     def step(self, closure: Optional[Callable[[], Any]] = None) -> Any:
         """Update every parameter that has a gradient; return ``closure()`` if given.
@@ -191,8 +191,7 @@ class Optimizer:
                         self.state[p] = self._init_state(p.data, group)
                         self._scratch.pop(p, None)      # a new state gets a new work array
                 self._update_group(params, group)
-                for p in params:
-                    p._version += 1
+                Tensor._mark_written(params)
         return loss
 
     # -- saving and restoring ----------------------------------------------------------------
