@@ -267,6 +267,22 @@ def softmax_cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> 
 
 def checked_softmax_cross_entropy(logits: Any, target: Any, reduction: str, op: str) -> Tensor:
     """``softmax_cross_entropy`` with errors that name ``op`` (the layer calling it)."""
+    z = logits.data if isinstance(logits, Tensor) else logits   # no property calls
+    # one test for the usual case: an ndarray of integer labels in range (a constant input,
+    # wrapped here: apply's generic conversion is slower)
+    if type(z) is np.ndarray and z.dtype.kind == "f" and z.ndim == 2 and z.size and \
+            reduction in _REDUCTIONS and type(target) is np.ndarray and \
+            target.dtype.kind in "iu" and target.shape == z.shape[:1] and \
+            _labels_in_range(target, z.shape[1]):
+        target = Tensor(target)
+    else:
+        target = _checked_target(logits, target, reduction, op)   # raises, or converts it
+    return SoftmaxCrossEntropy.apply(logits, target, reduction=reduction)
+
+
+def _checked_target(logits: Any, target: Any, reduction: str, op: str) -> Tensor:
+    """``target`` as a Tensor of labels or of probabilities in the logits' dtype, after every
+    check of ``checked_softmax_cross_entropy`` one by one, each with its own message."""
     check_floating(logits, op)
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
@@ -286,9 +302,9 @@ def checked_softmax_cross_entropy(logits: Any, target: Any, reduction: str, op: 
             raise ValueError(f"{op}: integer labels must have shape ({n},) for logits of shape "
                              f"{tuple(logits.shape)}, got {tuple(target.shape)}")
         labels = target.data if isinstance(target, Tensor) else target
-        low, high = np.minimum.reduce(labels), np.maximum.reduce(labels)   # n > 0
-        if low < 0 or high >= classes:
-            bad = low if low < 0 else high
+        if not _labels_in_range(labels, classes):
+            low = np.minimum.reduce(labels)                  # n > 0
+            bad = low if low < 0 else np.maximum.reduce(labels)
             raise ValueError(f"{op}: label {bad} is out of range for {classes} classes "
                              f"(labels must be in [0, {classes - 1}])")
     elif kind == "f":
@@ -298,14 +314,29 @@ def checked_softmax_cross_entropy(logits: Any, target: Any, reduction: str, op: 
             raise ValueError(f"{op}: target probabilities must have the logits' shape "
                              f"{(n, classes)}, got {tuple(target.shape)}{hint}")
         if target.dtype != logits.dtype:
-            target = (target.astype(logits.dtype) if isinstance(target, Tensor)
-                      else target.astype(logits.dtype))
+            target = target.astype(logits.dtype)
     else:
         raise TypeError(f"{op}: target must be integer labels or floating probabilities, got "
                         f"dtype {target.dtype}")
-    if not isinstance(target, Tensor):      # a constant input, wrapped here: it is checked
-        target = Tensor(target)             # already, and apply's generic conversion is slower
-    return SoftmaxCrossEntropy.apply(logits, target, reduction=reduction)
+    return target if isinstance(target, Tensor) else Tensor(target)
+
+
+# For _labels_in_range: each signed integer dtype (either byte order) -> its unsigned twin
+# and 2^(bits − 1).
+_UNSIGNED = {np.dtype(order + "i" + str(size)): (np.dtype(order + "u" + str(size)),
+                                                 1 << (8 * size - 1))
+             for order in "<>" for size in (1, 2, 4, 8)}
+
+
+def _labels_in_range(labels: np.ndarray, classes: int) -> bool:
+    """Whether every label is in [0, classes), in one pass (a single maximum): read as its
+    unsigned twin, a non-negative signed label keeps its value, below 2^(bits − 1), and a
+    negative one becomes 2^(bits − 1) or more."""
+    if labels.dtype.kind == "i":
+        unsigned, first_negative = _UNSIGNED[labels.dtype]
+        labels = labels.view(unsigned)
+        classes = min(classes, first_negative)   # int8 labels, 200 classes: −100 reads 156
+    return np.maximum.reduce(labels) < classes
 
 
 # -- batch normalisation ---------------------------------------------------------------------
@@ -402,9 +433,58 @@ def checked_batch_norm(x: Any, running_mean: Optional[np.ndarray],
                        training: bool, momentum: Optional[float], eps: float,
                        num_batches_tracked: Optional[np.ndarray], op: str) -> Tensor:
     """``batch_norm`` counting batches in ``num_batches_tracked``, with errors naming ``op``."""
-    check_floating(x, op)
     data = x.data if isinstance(x, Tensor) else x           # checks on the arrays: no
-    eps = real_number(eps, "eps", op)                        # property calls
+    w = weight.data if isinstance(weight, Tensor) else weight   # property calls
+    b = bias.data if isinstance(bias, Tensor) else bias
+    # one test for nn.BatchNorm's usual case: γ, β and running statistics, float settings
+    if type(data) is not np.ndarray or data.dtype.kind != "f" or data.ndim < 2 or \
+            type(eps) is not float or not eps > 0 or \
+            type(momentum) is not float or not 0 <= momentum <= 1 or \
+            not _channel_vectors(data, (w, b, running_mean, running_var)):
+        eps, momentum = _checked_batch_norm_settings(     # raises, or an unusual valid input
+            x, running_mean, running_var, weight, bias, training, momentum, eps,
+            num_batches_tracked, op)
+    channels = data.shape[1]
+    use_batch = training or running_mean is None
+    if use_batch:
+        axes = (0,) + tuple(range(2, data.ndim))
+        m = data.size // max(channels, 1)
+        if m <= 1:
+            raise ValueError(f"{op}: expected more than 1 value per channel in training, got "
+                             f"input shape {tuple(x.shape)}; a batch of one cannot be "
+                             "normalised with its own statistics (every gradient would be 0)")
+        mean = _mean(data, axes, m)
+        centered = data - mean.reshape((1, -1) + (1,) * (data.ndim - 2))
+        var = _mean(np.square(centered), axes, m)          # biased: Σ(x − μ)²/m
+        if training and running_mean is not None:
+            _update_running(running_mean, running_var, mean, var, m, momentum,
+                            num_batches_tracked)
+    else:
+        mean, var, centered = running_mean, running_var, None
+    inputs = (x,) if weight is None else (x, weight, bias)
+    return BatchNorm.apply(*inputs, mean=mean, var=var, eps=eps, training=use_batch,
+                           centered=centered)
+
+
+def _channel_vectors(data: np.ndarray, arrays: tuple) -> bool:
+    """Whether each of ``arrays`` is an ndarray of shape (C,) (C = axis 1) in data's dtype."""
+    channels, dtype = data.shape[1:2], data.dtype
+    for array in arrays:
+        if type(array) is not np.ndarray or array.shape != channels or array.dtype != dtype:
+            return False
+    return True
+
+
+def _checked_batch_norm_settings(x: Any, running_mean: Optional[np.ndarray],
+                                 running_var: Optional[np.ndarray], weight: Any, bias: Any,
+                                 training: bool, momentum: Any, eps: Any,
+                                 num_batches_tracked: Optional[np.ndarray],
+                                 op: str) -> Tuple[float, Optional[float]]:
+    """Every check of ``checked_batch_norm``, one by one with its own message; returns eps and
+    momentum as floats (they may be NumPy numbers or 0-d arrays)."""
+    check_floating(x, op)
+    data = x.data if isinstance(x, Tensor) else x
+    eps = real_number(eps, "eps", op)
     if momentum is not None:
         momentum = real_number(momentum, "momentum", op)
     if not eps > 0:                                          # (also refuses NaN)
@@ -439,25 +519,7 @@ def checked_batch_norm(x: Any, running_mean: Optional[np.ndarray],
             running_mean is not None:
         raise ValueError(f"{op}: momentum=None (a cumulative average) needs a batch counter; "
                          "use nn.BatchNorm1d/2d, or give a momentum")
-    use_batch = training or running_mean is None
-    if use_batch:
-        axes = (0,) + tuple(range(2, data.ndim))
-        m = data.size // max(channels, 1)
-        if m <= 1:
-            raise ValueError(f"{op}: expected more than 1 value per channel in training, got "
-                             f"input shape {tuple(x.shape)}; a batch of one cannot be "
-                             "normalised with its own statistics (every gradient would be 0)")
-        mean = _mean(data, axes, m)
-        centered = data - mean.reshape((1, -1) + (1,) * (data.ndim - 2))
-        var = _mean(np.square(centered), axes, m)          # biased: Σ(x − μ)²/m
-        if training and running_mean is not None:
-            _update_running(running_mean, running_var, mean, var, m, momentum,
-                            num_batches_tracked)
-    else:
-        mean, var, centered = running_mean, running_var, None
-    inputs = (x,) if weight is None else (x, weight, bias)
-    return BatchNorm.apply(*inputs, mean=mean, var=var, eps=eps, training=use_batch,
-                           centered=centered)
+    return eps, momentum
 
 
 def _mean(a: np.ndarray, axes: tuple, m: int) -> np.ndarray:
@@ -473,7 +535,7 @@ def _update_running(running_mean: np.ndarray, running_var: np.ndarray, mean: np.
                     num_batches_tracked: Optional[np.ndarray]) -> None:
     """running = (1 − momentum)·running + momentum·batch, in place (unbiased variance)."""
     if num_batches_tracked is not None:
-        num_batches_tracked += 1
+        num_batches_tracked[()] += 1     # as a scalar: 10x faster than a ufunc on a 0-d array
     if momentum is None:                                     # cumulative moving average
         momentum = 1.0 / float(num_batches_tracked)
     running_mean *= 1 - momentum
@@ -516,13 +578,12 @@ def dropout(x: Any, p: float = 0.5, training: bool = True,
     mask : boolean array, optional
         The units kept; overrides ``rng``.
     """
-    check_floating(x, "dropout")
-    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or \
+    data = x.data if isinstance(x, Tensor) else x           # no property calls on the hot path
+    if type(data) is not np.ndarray or data.dtype.kind != "f" or type(p) is not float or \
             not 0 <= p < 1:
-        raise ValueError(f"dropout: p must be a probability in [0, 1), got {p!r}")
+        _check_dropout(x, p)                    # raises, or an unusual but valid x or p
     if not training or (p == 0 and mask is None):
         return x if isinstance(x, Tensor) else Tensor(x)
-    data = x.data if isinstance(x, Tensor) else x           # no property calls on the hot path
     if mask is None:
         draw_dtype = data.dtype if data.dtype.char in "fd" else np.float64  # float32/64 only
         keep = (rng or default_rng()).random(data.shape, dtype=draw_dtype) >= p
@@ -532,6 +593,14 @@ def dropout(x: Any, p: float = 0.5, training: bool = True,
             raise ValueError(f"dropout: mask must be a boolean array of the input's shape "
                              f"{data.shape}, got {keep.dtype} of shape {keep.shape}")
     return Dropout.apply(x, mask=keep * data.dtype.type(1 / (1 - p)))   # 0 or 1/(1 − p)
+
+
+def _check_dropout(x: Any, p: Any) -> None:
+    """The checks of ``dropout``'s input and p, one by one with their own messages."""
+    check_floating(x, "dropout")
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or \
+            not 0 <= p < 1:
+        raise ValueError(f"dropout: p must be a probability in [0, 1), got {p!r}")
 
 
 # -- leaky ReLU ------------------------------------------------------------------------------
@@ -548,13 +617,21 @@ class LeakyReLU(Function):
 
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
     """max(x, 0) + negative_slope · min(x, 0) elementwise; dx = dy · (1 or negative_slope)."""
+    data = x.data if isinstance(x, Tensor) else x           # no property calls on the hot path
+    if type(data) is not np.ndarray or data.dtype.kind != "f" or \
+            type(negative_slope) is not float or not math.isfinite(negative_slope):
+        _check_leaky_relu(x, negative_slope)    # raises, or an unusual but valid input
+    return LeakyReLU.apply(x, slope=float(negative_slope))
+
+
+def _check_leaky_relu(x: Any, negative_slope: Any) -> None:
+    """The checks of ``leaky_relu``'s input and slope, one by one with their own messages."""
     check_floating(x, "leaky_relu")
     if isinstance(negative_slope, bool) or \
             not isinstance(negative_slope, (int, float, np.floating, np.integer)):
         raise TypeError(f"leaky_relu: negative_slope must be a number, got {negative_slope!r}")
     if not np.isfinite(negative_slope):
         raise ValueError(f"leaky_relu: negative_slope must be finite, got {negative_slope}")
-    return LeakyReLU.apply(x, slope=float(negative_slope))
 
 
 __all__ = ["affine", "softmax_cross_entropy", "batch_norm", "dropout", "leaky_relu"]

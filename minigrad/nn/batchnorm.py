@@ -55,6 +55,16 @@ class _BatchNorm(Module):
             self.num_batches_tracked[...] = 0
 
     def forward(self, x: Tensor) -> Tensor:
+        data = x.data if isinstance(x, Tensor) else x       # no property calls on the hot path
+        if type(data) is not np.ndarray or data.dtype.kind != "f" or \
+                data.ndim not in self.ranks or data.shape[1] != self.num_features:
+            self._check_input(x)                    # raises, or an unusual but valid input
+        return checked_batch_norm(x, self.running_mean, self.running_var, self.weight,
+                                  self.bias, self.training, self.momentum, self.eps,
+                                  self.num_batches_tracked, type(self).__name__)
+
+    def _check_input(self, x: Any) -> None:
+        """The checks of ``forward``'s input, one by one with their own messages."""
         name = type(self).__name__
         check_floating(x, name)
         shape = x.data.shape if isinstance(x, Tensor) else x.shape
@@ -65,9 +75,6 @@ class _BatchNorm(Module):
             raise ValueError(f"{name}: expected {self.num_features} channels in axis 1 of an "
                              f"input of shape {self.layout}, got {shape[1]} (input shape "
                              f"{shape})")
-        return checked_batch_norm(x, self.running_mean, self.running_var, self.weight,
-                                  self.bias, self.training, self.momentum, self.eps,
-                                  self.num_batches_tracked, name)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "

@@ -65,6 +65,11 @@ def test_bad_slope():
         nn.LeakyReLU("0.1")
     with pytest.raises(TypeError, match="leaky_relu: negative_slope must be a number"):
         F.leaky_relu(mg.ones(2), None)
+    with pytest.raises(ValueError, match="leaky_relu: negative_slope must be finite, got inf"):
+        F.leaky_relu(mg.ones(2), float("inf"))
+    # a NumPy number or an int is checked one check at a time, and accepted
+    assert F.leaky_relu(mg.tensor([-2.0]), np.float32(0.5)).item() == -1.0
+    assert F.leaky_relu(mg.tensor([-2.0]), 0).item() == 0.0
 
 
 def test_repr():

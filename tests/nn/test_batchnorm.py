@@ -184,6 +184,65 @@ def test_bad_input():
     assert layer.num_batches_tracked == 0                # nothing was counted on errors
 
 
+def _valid_batch_norm_args(**change):
+    """Arguments of F.batch_norm for the usual case (every array given, float settings)."""
+    args = dict(x=mg.zeros(4, 2, dtype=np.float32), running_mean=np.zeros(2, np.float32),
+                running_var=np.ones(2, np.float32), weight=mg.ones(2, dtype=np.float32),
+                bias=mg.zeros(2, dtype=np.float32), training=True, momentum=0.1, eps=EPS)
+    return {**args, **change}
+
+
+@pytest.mark.parametrize("change, error, message", [
+    (dict(eps=0.0), ValueError, r"batch_norm: eps must be positive, got 0.0"),
+    (dict(eps=float("nan")), ValueError, r"eps must be positive, got nan"),
+    (dict(eps="1e-5"), TypeError, r"eps must be a number, got '1e-5'"),
+    (dict(momentum=-0.1), ValueError, r"momentum must be in \[0, 1\] or None, got -0.1"),
+    (dict(momentum=float("nan")), ValueError, r"momentum must be in \[0, 1\] or None"),
+    (dict(running_var=None), ValueError, r"give both running_mean and running_var"),
+    (dict(running_mean=[0.0, 0.0]), TypeError, r"running_mean must be an ndarray \(updated in "
+                                               r"place\) or None, got list"),
+    (dict(running_var=np.ones(3, np.float32)), ValueError, r"the running_var has shape \(3,\) "
+                                                           r"but the input of shape \(4, 2\)"),
+    (dict(running_mean=np.zeros(2)), TypeError, r"the input has dtype float32 but the "
+                                                r"running_mean has dtype float64"),
+    (dict(weight=mg.ones(2, dtype=np.float64)), TypeError, r"the input has dtype float32 but "
+                                                           r"the weight has dtype float64"),
+    (dict(weight=mg.tensor([1, 1])), TypeError, r"batch_norm \(weight\): expected a floating"),
+    (dict(bias=None), ValueError, r"give both weight and bias, or neither"),
+    (dict(x=mg.zeros(4, dtype=np.float32)), ValueError, r"expected an input of shape "
+                                                        r"\(N, C, ...\), got \(4,\)"),
+    (dict(x=mg.tensor(np.zeros((4, 2), int))), TypeError, r"batch_norm: expected a floating"),
+])
+def test_every_batch_norm_check_still_fires(change, error, message):
+    # the usual case passes one combined test; a failure of it runs every check one by one
+    args = _valid_batch_norm_args(**change)
+    with pytest.raises(error, match=message):
+        F.batch_norm(**args)
+    if isinstance(args["running_mean"], np.ndarray):
+        assert not args["running_mean"].any()           # nothing was updated on errors
+
+
+def test_unusual_valid_batch_norm_arguments_are_accepted():
+    x = np.arange(8, dtype=np.float32).reshape(4, 2)
+    usual = F.batch_norm(**_valid_batch_norm_args(x=mg.tensor(x))).data
+    for change in (dict(eps=np.float32(EPS)), dict(eps=np.array(EPS)), dict(momentum=1),
+                   dict(momentum=np.float64(0.1)), dict(x=x)):
+        args = _valid_batch_norm_args(**{"x": mg.tensor(x), **change})
+        np.testing.assert_array_equal(F.batch_norm(**args).data, usual)
+
+
+def test_layer_settings_are_checked_at_each_call():
+    layer = nn.BatchNorm1d(2)
+    x = mg.zeros(4, 2)
+    layer.eps = 0.0
+    with pytest.raises(ValueError, match="BatchNorm1d: eps must be positive, got 0.0"):
+        layer(x)
+    layer.eps, layer.momentum = EPS, 1.5
+    with pytest.raises(ValueError, match=r"BatchNorm1d: momentum must be in \[0, 1\] or None"):
+        layer(x)
+    assert layer.num_batches_tracked == 0
+
+
 def test_second_order_through_batch_norm_raises():
     x = leaf(np.random.default_rng(5).normal(size=(4, 2)))
     layer = nn.BatchNorm1d(2, dtype=np.float64)

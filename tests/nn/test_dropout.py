@@ -82,6 +82,13 @@ def test_dtype_preserved(dtype):
     assert y.dtype == dtype and x.grad.dtype == dtype
 
 
+def test_p_may_be_an_int_or_a_numpy_float():
+    x = mg.ones(2, 3)
+    assert F.dropout(x, 0) is x
+    y = F.dropout(x, np.float32(0.5), mask=np.ones((2, 3), dtype=bool))
+    np.testing.assert_array_equal(y.data, 2.0)
+
+
 def test_bad_input():
     for p in (-0.1, 1.0, 1.5, "0.5", True):
         with pytest.raises(ValueError, match="Dropout: p must be a probability in"):

@@ -160,6 +160,21 @@ def test_bad_input():
         nn.SoftmaxCrossEntropy("avg")
 
 
+@pytest.mark.parametrize("dtype", ["i1", "u1", "<i2", ">i2", "<i4", ">i4", "<i8", ">i8", ">u8"])
+def test_labels_of_every_integer_dtype_are_range_checked(dtype):
+    # the check is one maximum over the labels read as unsigned: negative labels must still
+    # fail, in either byte order and with more classes than int8 holds (−100 reads as 156)
+    loss = nn.SoftmaxCrossEntropy()
+    z = mg.zeros(3, 200)
+    assert loss(z, np.array([0, 5, 100], dtype=dtype)).item() == pytest.approx(np.log(200))
+    bad = [-100, -1] if np.dtype(dtype).kind == "i" else []
+    if np.iinfo(dtype).max >= 200:
+        bad.append(200)
+    for label in bad:
+        with pytest.raises(ValueError, match=f"label {label} is out of range for 200 classes"):
+            loss(z, np.array([0, label, 5], dtype=dtype))
+
+
 def test_second_order_through_the_loss_raises():
     z = leaf(np.array([[1.0, 2.0], [0.5, -1.0]]))
     (gz,) = mg.grad(F.softmax_cross_entropy(z, np.array([0, 1])), [z], create_graph=True)
