@@ -168,19 +168,23 @@ class Function:
         if _anomaly_enabled:
             anomaly.check_forward(fn, inputs, raw)
         record = _grad_enabled and True in needs
-        if type(raw) is not tuple:
-            out = _wrap_output(raw, fn, record)
-            if record:
-                fn._seq = next(_sequence)
-                fn._writes = _writes           # in-place writes after this are caught in backward
-                fn._output_refs = (weakref.ref(out),)
-            return out
-        outs = tuple(_wrap_output(r, fn, record) for r in raw)
+        if type(raw) is tuple:
+            return fn._record_outputs(raw, record)
+        out = _wrap_output(raw, fn, record)
         if record:
             fn._seq = next(_sequence)
-            fn._writes = _writes
-            fn._output_refs = tuple(weakref.ref(o) for o in outs)
-            fn._output_meta = tuple((o.shape, o.dtype) for o in outs)
+            fn._writes = _writes               # in-place writes after this are caught in backward
+            fn._output_refs = (weakref.ref(out),)
+        return out
+
+    def _record_outputs(self, raw: tuple, record: bool) -> tuple:
+        """``apply`` for a forward that returned several arrays."""
+        outs = tuple(_wrap_output(r, self, record) for r in raw)
+        if record:
+            self._seq = next(_sequence)
+            self._writes = _writes
+            self._output_refs = tuple(weakref.ref(o) for o in outs)
+            self._output_meta = tuple((o.shape, o.dtype) for o in outs)
         return outs
 
     def _release(self) -> None:
@@ -316,77 +320,74 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
     With ``accumulate`` the leaves' total gradients are added into their ``.grad``. Tensors in
     ``capture`` have their total gradient returned in a dict keyed by ``id``.
     """
+    global _grad_enabled
     captured: dict = {}
     wanted = {id(t) for t in capture} if capture else ()
     pending: dict = {}   # id(tensor) -> [tensor, gradient so far]
     heap: list = []      # (-seq, node): the most recent node first
     queued: set = set()  # seq of the nodes in the heap or already run
     leaves: list = []
-
-    def receive(tensors: Sequence[Any], grads: Sequence[Any], source: Any) -> None:
-        """Add each gradient to the one waiting for its tensor; at a tensor's first gradient,
-        queue the node that made it (or note the leaf)."""
-        for tensor, grad in zip(tensors, grads):
-            if grad is None or not tensor._requires_grad:
-                continue
-            if type(grad) is not Tensor or grad.data.shape != tensor.data.shape or \
-                    grad.data.dtype != tensor.data.dtype:
-                grad = _as_grad(grad, tensor, source)
-            key = id(tensor)
-            entry = pending.get(key)
-            if entry is not None:
-                entry[1] = entry[1] + grad
-                continue
-            pending[key] = [tensor, grad]
-            fn = tensor.grad_fn
-            if fn is None:
-                leaves.append(tensor)
-            elif fn._seq not in queued:          # a node with several outputs is queued once
-                queued.add(fn._seq)
-                heapq.heappush(heap, (-fn._seq, fn))
-
-    receive(roots, root_grads, "backward")
+    push, pop = heapq.heappush, heapq.heappop
     # mg.grad runs only the nodes with a captured tensor below them (as PyTorch's engine does):
     # the rest of the graph is neither run nor freed, and its hooks do not fire
     needed = None if accumulate else _nodes_above(roots, wanted)
-    with _set_grad_enabled(create_graph):
-        while heap:
-            fn = heapq.heappop(heap)[1]
+    # the common case, first order with nothing watching, takes the short path through a node
+    plain = not (create_graph or wanted or _anomaly_enabled or _tracers)
+    grad_mode, _grad_enabled = _grad_enabled, create_graph   # rules record only for create_graph
+    try:
+        fn = None                                    # the roots' gradients come first
+        tensors, grads = roots, root_grads
+        while True:
+            # where each gradient arrives: add it to the one waiting for its tensor; at the
+            # tensor's first gradient, queue the node that made it (or note the leaf)
+            for tensor, grad in zip(tensors, grads):
+                if grad is None or not tensor._requires_grad:
+                    continue
+                if type(grad) is not Tensor or grad.data.shape != tensor.data.shape or \
+                        grad.data.dtype is not tensor.data.dtype:
+                    grad = _as_grad(grad, tensor, fn or "backward")
+                key = id(tensor)
+                entry = pending.get(key)
+                if entry is not None:
+                    entry[1] = entry[1] + grad
+                    continue
+                pending[key] = [tensor, grad]
+                node = tensor.grad_fn
+                if node is None:
+                    leaves.append(tensor)
+                elif node._seq not in queued:        # a node with several outputs: queued once
+                    queued.add(node._seq)
+                    push(heap, (-node._seq, node))
+            if fn is not None and not retain_graph:
+                fn._release()
+            if not heap:
+                break
+            fn = pop(heap)[1]
             if fn.inputs is None:
                 _check_alive(fn)                     # raises: freed by an earlier backward
-            grads = []
-            for ref in fn._output_refs:
-                out = ref()
-                entry = pending.pop(id(out), None)   # (id(None) is never a key)
-                if entry is None:
-                    grads.append(_zero_grad(fn, len(grads)))
-                    continue
-                grad = entry[1]
+            refs = fn._output_refs
+            if plain and len(refs) == 1:             # one output, so it has a gradient waiting
+                out = refs[0]()
+                grad = pending.pop(id(out))[1]
                 if out._hooks:
                     grad = _run_hooks(out, grad)
-                if wanted and id(out) in wanted:
-                    captured[id(out)] = grad
-                grads.append(grad)
-            if needed is not None and fn._seq not in needed:
-                continue                             # nothing asked for lies below this node
-            if fn._writes != _writes and _written_since(fn):   # (after the hooks, which may
-                raise anomaly.modified_error(fn)    # write too) an input or output was modified
-            if _anomaly_enabled:
-                in_grads = anomaly.checked_backward(fn, grads, create_graph)
-            elif create_graph:
-                in_grads = _call_backward(fn, grads, create_graph)
-            else:
-                in_grads = fn.backward(*grads)
+                if fn._writes != _writes and _written_since(fn):   # (after the hooks: they
+                    raise anomaly.modified_error(fn)    # may write too) an input was modified
+                in_grads = fn.backward(grad)
                 if type(in_grads) is not tuple:
-                    in_grads = (in_grads,)               # a one-input op may return its gradient
+                    in_grads = (in_grads,)           # a one-input op may return its gradient
                 if len(in_grads) != len(fn.inputs):
                     in_grads = _checked_count(fn, in_grads)   # raises
-            if _tracers:
-                for tracer in _tracers:
-                    tracer(fn, grads, in_grads)
-            receive(fn.inputs, in_grads, fn)
-            if not retain_graph:
-                fn._release()
+            else:
+                out = fn.outputs                     # alive while the rule runs: it may read them
+                grads = _output_grads(fn, out, pending, wanted, captured)
+                if needed is not None and fn._seq not in needed:
+                    fn, tensors = None, ()           # nothing asked for lies below this node
+                    continue
+                if fn._writes != _writes and _written_since(fn):
+                    raise anomaly.modified_error(fn)
+                in_grads = _traced_backward(fn, grads, create_graph)
+            tensors, grads = fn.inputs, in_grads
 
         held = {id(g) for g in root_grads}   # gradient Tensors someone else already holds
         for leaf in leaves:
@@ -402,11 +403,44 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
                 if leaf._grad is not None:
                     leaf._grad = leaf._grad + grad
                     continue
-                if id(grad) in held:         # a + b gives both leaves one Tensor: copy it, so
+                key = id(grad)
+                if key in held:              # a + b gives both leaves one Tensor: copy it, so
                     grad = grad * 1          # an in-place update of a.grad leaves b.grad alone
-                held.add(id(grad))
+                held.add(key)
                 leaf._grad = grad
+    finally:
+        _grad_enabled = grad_mode
     return captured
+
+
+def _output_grads(fn: Function, outputs: tuple, pending: dict, wanted: Any,
+                  captured: dict) -> list:
+    """The gradients of ``fn``'s outputs after their hooks (zeros for an output that received
+    none); those of tensors in ``wanted`` are also kept in ``captured``."""
+    grads = []
+    for out in outputs:
+        entry = pending.pop(id(out), None)   # (id(None) is never a key)
+        if entry is None:
+            grads.append(_zero_grad(fn, len(grads)))
+            continue
+        grad = entry[1]
+        if out._hooks:
+            grad = _run_hooks(out, grad)
+        if wanted and id(out) in wanted:
+            captured[id(out)] = grad
+        grads.append(grad)
+    return grads
+
+
+def _traced_backward(fn: Function, grads: Sequence[Any], create_graph: bool) -> tuple:
+    """``fn.backward`` under anomaly detection, ``create_graph`` or ``mg.trace_backward``."""
+    if _anomaly_enabled:
+        in_grads = anomaly.checked_backward(fn, grads, create_graph)
+    else:
+        in_grads = _call_backward(fn, grads, create_graph)
+    for tracer in _tracers:
+        tracer(fn, grads, in_grads)
+    return in_grads
 
 
 def _nodes_above(roots: Sequence[Any], wanted: Any) -> set:
@@ -496,6 +530,11 @@ def _mark_once_differentiable(fn: Function, result: Any) -> Any:
     return tuple(out)
 
 
+def _seed(out: Any) -> Any:
+    """The gradient of a scalar output with respect to itself: ones of its shape and dtype."""
+    return Tensor(np.ones(out.data.shape, out.data.dtype))
+
+
 def _check_roots(outputs: Sequence[Any], grad_outputs: Optional[Sequence[Any]]) -> list:
     """Validate the roots of a backward and make their initial gradients."""
     if grad_outputs is None:
@@ -516,7 +555,7 @@ def _check_roots(outputs: Sequence[Any], grad_outputs: Optional[Sequence[Any]]) 
                 raise RuntimeError(f"backward: grad can be implicitly created only for scalar "
                                    f"outputs; this output has shape {out.shape}, so pass "
                                    f"gradient= an array of that shape")
-            grad = Tensor(np.ones(out.shape, dtype=out.dtype))
+            grad = _seed(out)
         else:
             if not isinstance(grad, Tensor):
                 try:
@@ -536,7 +575,11 @@ def _check_roots(outputs: Sequence[Any], grad_outputs: Optional[Sequence[Any]]) 
 def backward(tensor: Any, gradient: Any = None, retain_graph: bool = False,
              create_graph: bool = False) -> None:
     """Accumulate d(tensor)/d(leaf) (times ``gradient``) into every leaf's ``.grad``."""
-    grads = _check_roots([tensor], None if gradient is None else [gradient])
+    if gradient is None and type(tensor) is Tensor and tensor._requires_grad and \
+            tensor.data.size == 1:                   # the usual case: a scalar loss
+        grads = [_seed(tensor)]
+    else:
+        grads = _check_roots([tensor], None if gradient is None else [gradient])
     run_backward([tensor], grads, retain_graph=retain_graph or create_graph,
                  create_graph=create_graph)
 
