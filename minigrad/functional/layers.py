@@ -64,25 +64,30 @@ class Affine(Function):
         return y
 
     def backward(self, gy: Tensor) -> tuple:
-        needs = self.needs_input_grad
-        wanted = needs if len(needs) == 3 else needs + (False,)
         x, W = self.inputs[0], self.inputs[1]
         if is_grad_enabled():       # create_graph: record the backward, differentiable again
+            needs = self.needs_input_grad
+            wanted = needs if len(needs) == 3 else needs + (False,)
             grads = iter(AffineBackward.apply(gy, x, W, wanted=wanted))
             return tuple(next(grads) if need else None for need in needs)
         # first order: the same NumPy calls, without a node
-        grads = _affine_grads(gy.data, x.data, W.data, wanted)
-        return tuple([None if g is None else Tensor(g) for g in grads[:len(needs)]])
+        return tuple([None if g is None else Tensor(g)
+                      for g in _affine_grads(gy.data, x.data, W.data, self.needs_input_grad)])
 
 
 def _affine_grads(gy: np.ndarray, x: np.ndarray, W: np.ndarray,
-                  wanted: Tuple[bool, bool, bool]) -> list:
-    """[dx, dW, db] = [dy Wᵀ, xᵀ dy, Σₙ dy] as arrays, None for those not ``wanted``."""
+                  wanted: Tuple[bool, ...]) -> list:
+    """[dx, dW, db] = [dy Wᵀ, xᵀ dy, Σₙ dy] as arrays, None for those not ``wanted`` (two
+    flags: no bias, so no db)."""
     dx = dW = db = None
     if wanted[0]:
-        dx = (gy @ W.T).reshape(x.shape)                     # dx = dy Wᵀ
+        dx = gy @ W.T                                        # dx = dy Wᵀ
+        if x.ndim != 2:
+            dx = dx.reshape(x.shape)
     if wanted[1]:
         dW = _rows(x).T @ gy                                 # dW = xᵀ dy
+    if len(wanted) == 2:
+        return [dx, dW]
     if wanted[2]:
         db = np.add.reduce(gy, axis=0)                       # db = Σₙ dy
     return [dx, dW, db]
