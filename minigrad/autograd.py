@@ -323,7 +323,7 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
     global _grad_enabled
     captured: dict = {}
     wanted = {id(t) for t in capture} if capture else ()
-    pending: dict = {}   # id(tensor) -> [tensor, gradient so far]
+    pending: dict = {}   # tensor -> its gradient so far (tensors hash by identity)
     heap: list = []      # (-seq, node): the most recent node first
     queued: set = set()  # seq of the nodes in the heap or already run
     leaves: list = []
@@ -346,12 +346,11 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
                 if type(grad) is not Tensor or grad.data.shape != tensor.data.shape or \
                         grad.data.dtype is not tensor.data.dtype:
                     grad = _as_grad(grad, tensor, fn or "backward")
-                key = id(tensor)
-                entry = pending.get(key)
-                if entry is not None:
-                    entry[1] = entry[1] + grad
+                total = pending.get(tensor)
+                if total is not None:
+                    pending[tensor] = total + grad
                     continue
-                pending[key] = [tensor, grad]
+                pending[tensor] = grad
                 node = tensor.grad_fn
                 if node is None:
                     leaves.append(tensor)
@@ -368,7 +367,7 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
             refs = fn._output_refs
             if plain and len(refs) == 1:             # one output, so it has a gradient waiting
                 out = refs[0]()
-                grad = pending.pop(id(out))[1]
+                grad = pending.pop(out)
                 if out._hooks:
                     grad = _run_hooks(out, grad)
                 if fn._writes != _writes and _written_since(fn):   # (after the hooks: they
@@ -391,10 +390,9 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
 
         held = {id(g) for g in root_grads}   # gradient Tensors someone else already holds
         for leaf in leaves:
-            entry = pending.pop(id(leaf), None)
-            if entry is None:        # taken already: a node still lists it as an output
+            grad = pending.pop(leaf, None)
+            if grad is None:         # taken already: a node still lists it as an output
                 continue
-            grad = entry[1]
             if leaf._hooks:
                 grad = _run_hooks(leaf, grad)
             if wanted and id(leaf) in wanted:
@@ -419,11 +417,10 @@ def _output_grads(fn: Function, outputs: tuple, pending: dict, wanted: Any,
     none); those of tensors in ``wanted`` are also kept in ``captured``."""
     grads = []
     for out in outputs:
-        entry = pending.pop(id(out), None)   # (id(None) is never a key)
-        if entry is None:
+        grad = pending.pop(out, None)        # (None is never a key)
+        if grad is None:
             grads.append(_zero_grad(fn, len(grads)))
             continue
-        grad = entry[1]
         if out._hooks:
             grad = _run_hooks(out, grad)
         if wanted and id(out) in wanted:
