@@ -307,6 +307,10 @@ _FREED = ("Trying to backward through the graph a second time: the saved values 
           "need to call backward twice.")
 
 
+_REBASED = ("{op}: its output was modified by an in-place operation during this backward (in a "
+            "hook?) after its gradient had arrived; do the in-place update after backward()")
+
+
 def _check_alive(fn: Function) -> None:
     if fn.inputs is None:
         raise RuntimeError(_FREED.format(op=fn.name))
@@ -332,7 +336,7 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
     # the rest of the graph is neither run nor freed, and its hooks do not fire
     needed = None if accumulate else _nodes_above(roots, wanted)
     # the common case, first order with nothing watching, takes the short path through a node
-    plain = not (create_graph or wanted or _anomaly_enabled or _tracers)
+    plain = needed is None and not (wanted or create_graph or _anomaly_enabled or _tracers)
     grad_mode, _grad_enabled = _grad_enabled, create_graph   # rules record only for create_graph
     try:
         fn = None                                    # the roots' gradients come first
@@ -345,7 +349,7 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
                     continue
                 if type(grad) is not Tensor or grad.data.shape != tensor.data.shape or \
                         grad.data.dtype is not tensor.data.dtype:
-                    grad = _as_grad(grad, tensor, fn or "backward")
+                    grad = _as_grad(grad, tensor, "backward" if fn is None else fn)
                 total = pending.get(tensor)
                 if total is not None:
                     pending[tensor] = total + grad
@@ -367,7 +371,9 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
             refs = fn._output_refs
             if plain and len(refs) == 1:             # one output, so it has a gradient waiting
                 out = refs[0]()
-                grad = pending.pop(out)
+                grad = pending.pop(out, None)
+                if grad is None:                     # a hook rebased it in place meanwhile
+                    raise RuntimeError(_REBASED.format(op=fn.name))
                 if out._hooks:
                     grad = _run_hooks(out, grad)
                 if fn._writes != _writes and _written_since(fn):   # (after the hooks: they
