@@ -534,8 +534,10 @@ def _mark_once_differentiable(fn: Function, result: Any) -> Any:
 
 
 def _seed(out: Any) -> Any:
-    """The gradient of a scalar output with respect to itself: ones of its shape and dtype."""
-    return Tensor(np.ones(out.data.shape, out.data.dtype))
+    """The gradient of a one-element output with respect to itself: 1 in its shape and dtype
+    (np.array is several times faster than np.ones for one element)."""
+    one = np.array(1, out.data.dtype)
+    return Tensor(one if out.data.ndim == 0 else one.reshape(out.data.shape))
 
 
 def _check_roots(outputs: Sequence[Any], grad_outputs: Optional[Sequence[Any]]) -> list:
