@@ -229,7 +229,9 @@ class SoftmaxCrossEntropy(Function):
         if self.reduction == "none":
             scale = gy.data[:, None]
         else:
-            scale = gy.data / n if self.reduction == "mean" else gy.data
+            scale = float(gy.data)                          # a Python number: NumPy keeps
+            if self.reduction == "mean":                    # gz's dtype, and a 0-d array
+                scale /= n                                  # would cost a ufunc call
         gz = gt = None
         if self.needs_input_grad[0]:
             if self.labels:
