@@ -56,6 +56,10 @@ class Adam(Optimizer):
                  weight_decay: float = 0.0, amsgrad: bool = False) -> None:
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       amsgrad=amsgrad))
+        # one work array per parameter, kept across steps as a hand-written loop keeps it (a
+        # fresh multi-megabyte temporary each step can be faulted in again); not state, never
+        # saved, renewed whenever it no longer matches the state's arrays
+        self._work: Dict[Tensor, np.ndarray] = {}
 
     def _check_group(self, group: ParamGroup) -> None:
         check_lr_eps_decay(self._name, group)
@@ -91,7 +95,7 @@ class Adam(Optimizer):
         decays = group["weight_decay"] != 0.0
         t = None
         for p in params:
-            state = self.state[p]
+            state = self._state_of(p, group)
             state["step"] += 1
             if state["step"] != t:       # the bias corrections, once per step count t
                 t = state["step"]
@@ -102,9 +106,9 @@ class Adam(Optimizer):
             if decays:
                 g = self._decay(param, g, group)
             m, v = state["exp_avg"], state["exp_avg_sq"]
-            scratch = self._scratch.get(p)
-            if scratch is None:
-                scratch = self._scratch[p] = np.empty_like(m)    # kept across steps
+            scratch = self._work.get(p)
+            if scratch is None or scratch.shape != m.shape or scratch.dtype != m.dtype:
+                scratch = self._work[p] = np.empty_like(m)    # kept across steps
             lerp_(m, g, 1.0 - beta1, scratch)                # m ← m + (1 − β1)(g − m)
             np.multiply(g, g, out=scratch)
             scratch *= 1.0 - beta2

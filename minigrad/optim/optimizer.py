@@ -58,10 +58,6 @@ class Optimizer:
         self.defaults = dict(defaults)
         self._check_group(self.defaults)
         self.state: Dict[Tensor, Dict[str, Any]] = {}
-        # A work array per parameter, kept across steps (a fresh multi-megabyte temporary per
-        # step would be faulted in again each time). Not state: never saved; dropped whenever
-        # the state is made anew, so it always has the shape and dtype of the state's arrays.
-        self._scratch: Dict[Tensor, np.ndarray] = {}
         self.param_groups: List[ParamGroup] = []
         if isinstance(params, (Tensor, dict)):
             raise TypeError(f"{self._name}: params must be an iterable of Tensors or of dicts, "
@@ -100,7 +96,14 @@ class Optimizer:
         """Update ``params`` (the tensors of ``group`` with a gradient), one ``_update`` each;
         an algorithm overrides this to share per-step work across the group."""
         for p in params:
-            self._update(p.data, p._grad.data, self.state[p], group)
+            self._update(p.data, p._grad.data, self._state_of(p, group), group)
+
+    def _state_of(self, p: Tensor, group: ParamGroup) -> Dict[str, Any]:
+        """``p``'s state, created just before its first update."""
+        state = self.state.get(p)
+        if state is None:
+            state = self.state[p] = self._init_state(p.data, group)
+        return state
 
     # -- groups -------------------------------------------------------------------------------
     def add_param_group(self, param_group: ParamGroup) -> None:
@@ -186,12 +189,10 @@ class Optimizer:
         with no_grad():
             for group in self.param_groups:
                 params = [p for p in group["params"] if p._grad is not None]
-                for p in params:
-                    if p not in self.state:
-                        self.state[p] = self._init_state(p.data, group)
-                        self._scratch.pop(p, None)      # a new state gets a new work array
-                self._update_group(params, group)
-                Tensor._mark_written(params)
+                try:
+                    self._update_group(params, group)
+                finally:     # also after an error part-way: a graph built before must not
+                    Tensor._mark_written(params)    # trust a parameter that may have changed
         return loss
 
     # -- saving and restoring ----------------------------------------------------------------
@@ -279,7 +280,6 @@ class Optimizer:
             state[p] = self._restore_state(p, group, int(key), saved_state)
         self.param_groups = groups
         self.state = state
-        self._scratch = {}
 
     def _restore_state(self, p: Tensor, group: ParamGroup, key: int,
                        saved: Dict[str, Any]) -> Dict[str, Any]:
