@@ -465,7 +465,7 @@ def checked_batch_norm(x: Any, running_mean: Optional[np.ndarray],
         var = _mean(np.square(centered), axes, m)          # biased: Σ(x − μ)²/m
         if training and running_mean is not None:
             _update_running(running_mean, running_var, mean, var, m, momentum,
-                            num_batches_tracked)
+                            num_batches_tracked, op)
     else:
         mean, var, centered = running_mean, running_var, None
     inputs = (x,) if weight is None else (x, weight, bias)
@@ -539,9 +539,12 @@ def _mean(a: np.ndarray, axes: tuple, m: int) -> np.ndarray:
 
 def _update_running(running_mean: np.ndarray, running_var: np.ndarray, mean: np.ndarray,
                     var: np.ndarray, m: int, momentum: Optional[float],
-                    num_batches_tracked: Optional[np.ndarray]) -> None:
+                    num_batches_tracked: Optional[np.ndarray], op: str) -> None:
     """running = (1 − momentum)·running + momentum·batch, in place (unbiased variance)."""
     if num_batches_tracked is not None:
+        if num_batches_tracked.dtype.kind not in "iu":   # a bool would stop counting at 1
+            raise TypeError(f"{op}: num_batches_tracked must be an integer array, got dtype "
+                            f"{num_batches_tracked.dtype}")
         num_batches_tracked[()] += 1     # as a scalar: 10x faster than a ufunc on a 0-d array
     if momentum is None:                                     # cumulative moving average
         momentum = 1.0 / float(num_batches_tracked)

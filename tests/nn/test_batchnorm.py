@@ -256,3 +256,12 @@ def test_functional_momentum_none_needs_a_counter():
     with pytest.raises(ValueError, match="momentum=None"):
         F.batch_norm(mg.zeros(3, 2), np.zeros(2, np.float32), np.ones(2, np.float32),
                      training=True, momentum=None)
+
+
+def test_a_batch_counter_that_is_not_an_integer_is_refused():
+    # a bool counter would saturate at True: momentum=None would silently become 1.0
+    bn = nn.BatchNorm1d(3, momentum=None)
+    bn.num_batches_tracked = np.array(True)
+    x = mg.tensor(np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32))
+    with pytest.raises(TypeError, match="BatchNorm1d: num_batches_tracked must be an integer"):
+        bn(x)
