@@ -384,8 +384,8 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
                 if len(in_grads) != len(fn.inputs):
                     in_grads = _checked_count(fn, in_grads)   # raises
             else:
-                out = fn.outputs                     # alive while the rule runs: it may read them
-                grads = _output_grads(fn, out, pending, wanted, captured)
+                outs = fn.outputs                    # alive while the rule runs: it may read them
+                grads = _output_grads(fn, outs, pending, wanted, captured)
                 if needed is not None and fn._seq not in needed:
                     fn, tensors = None, ()           # nothing asked for lies below this node
                     continue
@@ -542,6 +542,10 @@ def _seed(out: Any) -> Any:
 
 def _check_roots(outputs: Sequence[Any], grad_outputs: Optional[Sequence[Any]]) -> list:
     """Validate the roots of a backward and make their initial gradients."""
+    if grad_outputs is None and len(outputs) == 1:   # the usual case, a scalar loss, at once
+        out = outputs[0]
+        if type(out) is Tensor and out._requires_grad and out.data.size == 1:
+            return [_seed(out)]
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
     if len(grad_outputs) != len(outputs):
@@ -580,11 +584,7 @@ def _check_roots(outputs: Sequence[Any], grad_outputs: Optional[Sequence[Any]]) 
 def backward(tensor: Any, gradient: Any = None, retain_graph: bool = False,
              create_graph: bool = False) -> None:
     """Accumulate d(tensor)/d(leaf) (times ``gradient``) into every leaf's ``.grad``."""
-    if gradient is None and type(tensor) is Tensor and tensor._requires_grad and \
-            tensor.data.size == 1:                   # the usual case: a scalar loss
-        grads = [_seed(tensor)]
-    else:
-        grads = _check_roots([tensor], None if gradient is None else [gradient])
+    grads = _check_roots([tensor], None if gradient is None else [gradient])
     run_backward([tensor], grads, retain_graph=retain_graph or create_graph,
                  create_graph=create_graph)
 
