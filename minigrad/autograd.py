@@ -31,6 +31,23 @@ def next_write() -> int:
     return _writes
 
 
+class observe_backward:
+    """Context manager: ``callback(fn, grad_outputs, grad_inputs)`` is called after each node's
+    ``backward`` in this block, with exactly what the rule returned (before the engine sums a
+    broadcast gradient back to its input's shape or casts its dtype). Used by
+    ``viz.trace_backward`` and by the gradient checkers to see a layer's raw gradients."""
+
+    def __init__(self, callback: Callable[[Any, Any, Any], None]) -> None:
+        self.callback = callback
+
+    def __enter__(self) -> "observe_backward":
+        _tracers.append(self.callback)
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        _tracers.remove(self.callback)
+
+
 def is_grad_enabled() -> bool:
     """Whether ops are currently recorded on the tape."""
     return _grad_enabled

@@ -402,11 +402,11 @@ class trace_backward:
         self.steps: List[BackwardStep] = []
 
     def __enter__(self) -> "trace_backward":
-        autograd._tracers.append(self._record)
+        self._observer = autograd.observe_backward(self._record).__enter__()
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
-        autograd._tracers.remove(self._record)
+        self._observer.__exit__(*exc_info)
 
     def _record(self, fn: Function, grad_outputs: list, grad_inputs: tuple) -> None:
         """Called by the engine after ``fn.backward``; records (and prints) one step."""
