@@ -114,7 +114,10 @@ def test_no_params_and_eval(capsys, layers):
     status, out, _ = check(capsys, f"{layers}:Scale", "--input-shape", "2,5", "--no-params",
                            "--eval")
     assert status == 0
-    assert "weight" not in out.split("checks passed")[0]
+    rows = out.split("checks passed")[0].splitlines()
+    assert any(row.startswith("  input ") for row in rows)
+    assert not any(row.startswith("  weight ") for row in rows)   # varied, but not checked
+    assert "drawn at random" in out
 
 
 @pytest.mark.parametrize("argv, message", [
