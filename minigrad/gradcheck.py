@@ -269,6 +269,72 @@ def _explain_mismatch(index: int, x: Tensor, out_index: int, analytic: np.ndarra
     return "\n".join(lines)
 
 
+KEEPDIMS_HINT = ("a reduction in backward (a mean or sum over an axis) that dropped its axis "
+                 "(keepdims=False), so that it broadcasts back against the input correctly "
+                 "only when the other axis has length 1, as for a batch of one? Use "
+                 "keepdims=True")
+
+
+def _analytic_vjp(y: Tensor, diff_inputs: Sequence[Tuple[int, Tensor]],
+                  v: np.ndarray) -> Tuple[tuple, str]:
+    """vᵀ ∂y/∂x for every input, and the first problem seen in what a backward returned
+    before the engine touched it (a gradient of another shape than its input) or ""."""
+    watch = RawGradientWatch({id(x): f" (input {i} of f)" for i, x in diff_inputs})
+    try:
+        with watch:
+            analytic = autograd.grad(y, [x for _, x in diff_inputs], Tensor(v),
+                                     retain_graph=True, allow_unused=True)
+    except ValueError as error:
+        if watch.problem() or "broadcast" not in str(error):
+            return (), watch.problem() or f"backward raised ValueError: {error}"
+        return (), f"backward raised ValueError: {error}\n  likely cause: {KEEPDIMS_HINT}"
+    except Exception:                          # noqa: BLE001  (explained if we can)
+        if not watch.problem():
+            raise
+        return (), watch.problem()
+    return analytic, watch.problem()
+
+
+def _forgotten_input(f: Callable, inputs: Sequence[Any], index: int, analytic: np.ndarray,
+                     weights: Sequence[Any], eps: float, atol: float, rtol: float) -> str:
+    """A hint if the analytic gradient of input ``index`` is the true one at a point where some
+    other input is all 1 or all 0: a backward that forgets that input (dx of a LayerNorm
+    without γ is right only while γ = 1)."""
+    for j, other in enumerate(inputs):
+        if j == index or not isinstance(other, Tensor) or other.dtype.kind != "f":
+            continue
+        original = other.data.copy()
+        for value in (1.0, 0.0):
+            if np.all(original == value):
+                continue
+            other.data[...] = value
+            try:
+                numeric = _central_difference(f, inputs, inputs[index].data, weights, eps)
+            finally:
+                other.data[...] = original
+            if np.allclose(analytic, numeric, rtol=rtol, atol=atol):
+                return (f"\n  likely cause: the analytic gradient is the right one for input "
+                        f"{j} = {value:g}: does the backward of input {index} use input {j}? "
+                        f"(it is right only while input {j} is {value:g}, a common initial "
+                        "value)")
+    return ""
+
+
+def _mismatch(f: Callable, inputs: Sequence[Any], input_: Tuple[int, Tensor], out_index: int,
+              analytic: np.ndarray, numeric: np.ndarray, weights: Sequence[Any],
+              settings: Tuple[float, float, float]) -> str:
+    """The message for a gradient that disagrees: where, how much, a kink or a likely cause."""
+    (i, x), (eps, atol, rtol) = input_, settings
+    wrong = ~np.isclose(analytic, numeric, rtol=rtol, atol=atol)
+    coarse = _central_difference(f, inputs, x.data, weights, eps * 100)
+    kink = not np.allclose(coarse, numeric, rtol=rtol, atol=atol) or \
+        _at_kink(f, inputs, x.data, weights, eps, wrong)
+    message = _explain_mismatch(i, x, out_index, analytic, numeric, atol, rtol, kink)
+    if not kink:
+        message += _forgotten_input(f, inputs, i, analytic, weights, eps, atol, rtol)
+    return message
+
+
 def _fail(message: str, raise_exception: bool) -> bool:
     if raise_exception:
         raise GradcheckError(message)
@@ -307,38 +373,12 @@ def gradcheck(f: Callable, inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
     for k, y in enumerate(outputs):
         if not isinstance(y, Tensor) or not y.requires_grad:
             continue
-        v = rng.standard_normal(y.shape).astype(y.dtype)
-        v_before = v.copy()
-        watch = RawGradientWatch({id(x): f" (input {i} of f)" for i, x in diff_inputs})
-        try:
-            with watch:
-                analytic = autograd.grad(y, [x for _, x in diff_inputs], Tensor(v),
-                                         retain_graph=True, allow_unused=True)
-        except Exception:                      # noqa: BLE001  (explained below if we can)
-            if not watch.problem():
-                raise
-        if watch.problem():
-            return _fail(f"gradcheck: {watch.problem()}", raise_exception)
-        if not np.array_equal(v, v_before):
-            return _fail(f"gradcheck: backward modified the upstream gradient of output {k} in "
-                         "place; a backward must treat its incoming gradient as read-only",
-                         raise_exception)
-        weights = [v if j == k else None for j in range(len(outputs))]
-        for (i, x), g in zip(diff_inputs, analytic):
-            g = np.zeros_like(x.data) if g is None else g.data
-            if g.shape != x.shape or g.dtype != x.dtype:
-                return _fail(f"gradcheck: the gradient of input {i} has shape {g.shape} and "
-                             f"dtype {g.dtype}, expected {x.shape} {x.dtype}", raise_exception)
-            numeric = _central_difference(f, inputs, x.data, weights, eps)
-            checked_any = True
-            all_zero &= bool(np.all(np.abs(g) <= atol) and np.all(np.abs(numeric) <= atol))
-            if not np.allclose(g, numeric, rtol=rtol, atol=atol):
-                wrong = ~np.isclose(g, numeric, rtol=rtol, atol=atol)
-                coarse = _central_difference(f, inputs, x.data, weights, eps * 100)
-                kink = not np.allclose(coarse, numeric, rtol=rtol, atol=atol) or \
-                    _at_kink(f, inputs, x.data, weights, eps, wrong)
-                return _fail(_explain_mismatch(i, x, k, g, numeric, atol, rtol, kink),
-                             raise_exception)
+        message, zero = _check_output(f, inputs, len(outputs), k, y, diff_inputs, rng,
+                                      (eps, atol, rtol))
+        if message:
+            return _fail(message, raise_exception)
+        checked_any = True
+        all_zero &= zero
     if not checked_any:
         raise ValueError("gradcheck: no output of f requires grad, so there is nothing to check")
     if all_zero:
@@ -346,6 +386,34 @@ def gradcheck(f: Callable, inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
                       "one through a normalisation? a function that ignores its input?)",
                       GradcheckWarning, stacklevel=2)
     return True
+
+
+def _check_output(f: Callable, inputs: Sequence[Any], n_outputs: int, k: int, y: Tensor,
+                  diff_inputs: Sequence[Tuple[int, Tensor]], rng: np.random.Generator,
+                  settings: Tuple[float, float, float]) -> Tuple[str, bool]:
+    """Check every input's gradient through output k; returns (what is wrong or "", whether
+    every gradient compared was ≈ 0)."""
+    eps, atol, rtol = settings
+    v = rng.standard_normal(y.shape).astype(y.dtype)
+    v_before = v.copy()
+    analytic, problem = _analytic_vjp(y, diff_inputs, v)
+    if problem:
+        return f"gradcheck: {problem}", False
+    if not np.array_equal(v, v_before):
+        return (f"gradcheck: backward modified the upstream gradient of output {k} in place; a "
+                "backward must treat its incoming gradient as read-only"), False
+    weights = [v if j == k else None for j in range(n_outputs)]
+    all_zero = True
+    for (i, x), g in zip(diff_inputs, analytic):
+        g = np.zeros_like(x.data) if g is None else g.data
+        if g.shape != x.shape or g.dtype != x.dtype:
+            return (f"gradcheck: the gradient of input {i} has shape {g.shape} and dtype "
+                    f"{g.dtype}, expected {x.shape} {x.dtype}"), False
+        numeric = _central_difference(f, inputs, x.data, weights, eps)
+        all_zero &= bool(np.all(np.abs(g) <= atol) and np.all(np.abs(numeric) <= atol))
+        if not np.allclose(g, numeric, rtol=rtol, atol=atol):
+            return _mismatch(f, inputs, (i, x), k, g, numeric, weights, settings), False
+    return "", all_zero
 
 
 def gradgradcheck(f: Callable, inputs: Any, grad_outputs: Any = None, eps: float = 1e-6,

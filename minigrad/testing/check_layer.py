@@ -30,7 +30,8 @@ from ..gradcheck import (GradcheckError, GradcheckWarning, RawGradientWatch, che
                          numerical_gradient)
 from ..random import default_rng, manual_seed
 from ..tensor import Tensor
-from .parameters import draw_parameters, explain_at_random, given_parameters, neutral_values
+from .parameters import (ParameterValuesError, draw_parameters, explain_at_random,
+                         failing_gradient, given_parameters, neutral_values)
 
 __all__ = ["check_layer", "LayerCheckReport", "GradientCheck"]
 
@@ -717,8 +718,8 @@ def _check(layer: Any, array: np.ndarray, name: str, params: Union[bool, Mapping
     if isinstance(params, Mapping):
         named = _Subject(layer, np.float64, seed, params=True).named
         if not named and params:
-            raise ValueError(f"check_layer: params= gives values, but {name} has no "
-                             "parameters to set (only a Module has)")
+            raise ParameterValuesError(f"check_layer: params= gives values, but {name} has "
+                                       "no parameters to set (only a Module has)")
         given = given_parameters(named, params)
     subject = _Subject(layer, np.float64, seed, checked, given)
     neutral = neutral_values(subject.named)
@@ -737,8 +738,10 @@ def _check(layer: Any, array: np.ndarray, name: str, params: Union[bool, Mapping
                             f"by params= ({names})")
     elif subject.named:
         values, positive = draw_parameters(subject.named, seed)
-        report.random_gradients = _check_at_random(layer, array, name, checked, values, eps,
-                                                   atol, rtol, seed, neutral)
+        initial = {n: p.data.copy() for n, p in subject.named
+                   if any(text.startswith(f"{n} = ") for text in neutral)}
+        report.random_gradients = _check_at_random(layer, array, name, checked, values,
+                                                   (eps, atol, rtol), seed, initial)
         kept = f"; drawn positive: {', '.join(positive)}" if positive else ""
         report.parameters = f"initial, then drawn at random (seed {seed}{kept})"
         report.checks.append(f"the gradients also match at parameters drawn at random "
@@ -747,9 +750,11 @@ def _check(layer: Any, array: np.ndarray, name: str, params: Union[bool, Mapping
 
 
 def _check_at_random(layer: Any, array: np.ndarray, name: str, checked: bool,
-                     values: Dict[str, np.ndarray], eps: float, atol: float, rtol: float,
-                     seed: int, neutral: List[str]) -> List[GradientCheck]:
-    """The gradient checks again at random parameter values; returns their table."""
+                     values: Dict[str, np.ndarray], settings: Tuple[float, float, float],
+                     seed: int, initial: Dict[str, np.ndarray]) -> List[GradientCheck]:
+    """The gradient checks again at random parameter values; returns their table. ``initial``
+    holds the parameters whose initial elements all shared one value (γ = 1)."""
+    eps, atol, rtol = settings
     subject = _Subject(layer, np.float64, seed, checked, values)
     x = Tensor(array.copy(), requires_grad=True)
     prefix = f"check_layer: {name}: "
@@ -769,8 +774,35 @@ def _check_at_random(layer: Any, array: np.ndarray, name: str, checked: bool,
         table, _ = _compare(run, grads, eps, atol, rtol)
         _check_new_input(run, layer, seed, eps, atol, rtol)
     except GradcheckError as error:
-        raise explain_at_random(error, prefix, neutral, seed) from None
+        neutral = [f"{n} = {float(v.reshape(-1)[0]):g}" for n, v in initial.items()]
+        forgotten = _forgotten(run, failing_gradient(str(error)), initial, settings)
+        raise explain_at_random(error, prefix, neutral, seed, forgotten) from None
     return table
+
+
+def _forgotten(run: _Run, label: Optional[str], initial: Dict[str, np.ndarray],
+               settings: Tuple[float, float, float]) -> List[str]:
+    """The parameters whose initial value makes the wrong gradient ``label`` right: put back
+    alone, each gives numerical gradients equal to the analytic ones at the random values."""
+    eps, atol, rtol = settings
+    tensors = dict(run.wrt)
+    if label not in tensors:
+        return []
+    position = [key for key, _ in run.wrt].index(label)
+    analytic = run.vjp(run.v)[position]
+    found = []
+    for name, tensor in run.subject.named:
+        if name not in initial or name == label:
+            continue
+        drawn = tensor.data.copy()
+        tensor.data[...] = initial[name]
+        try:
+            numeric = numerical_gradient(lambda _: run.weighted(), tensors[label], eps=eps)
+        finally:
+            tensor.data[...] = drawn
+        if np.allclose(analytic, numeric, rtol=rtol, atol=atol):
+            found.append(name)
+    return found
 
 
 def _check_at(subject: _Subject, layer: Any, array: np.ndarray, name: str, eps: float,

@@ -15,14 +15,19 @@ gives the values (``params={name: value}``) and nothing is drawn.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ..gradcheck import GradcheckError
 from ..tensor import Tensor
 
-__all__ = ["draw_parameters", "given_parameters", "neutral_values", "explain_at_random"]
+__all__ = ["ParameterValuesError", "draw_parameters", "given_parameters", "neutral_values", "explain_at_random",
+           "failing_gradient"]
+
+class ParameterValuesError(ValueError):
+    """``params=`` values that do not fit the layer (an unknown name, a wrong size, NaN)."""
+
 
 _POSITIVE_NAME = re.compile(r"(scale|std|sigma|var|gamma)", re.IGNORECASE)
 
@@ -63,13 +68,13 @@ def given_parameters(named: Sequence[Tuple[str, Tensor]],
     shapes = {name: tensor.shape for name, tensor in named}
     unknown = [name for name in given if name not in shapes]
     if unknown:
-        raise ValueError(f"check_layer: params names {unknown} that the layer does not have; "
+        raise ParameterValuesError(f"check_layer: params names {unknown} that the layer does not have; "
                          f"its parameters are {list(shapes) or 'none'}")
     values = {}
     for name, value in given.items():
         array = np.asarray(value.data if isinstance(value, Tensor) else value)
         if array.dtype.kind not in "fiu" or not np.all(np.isfinite(array)):
-            raise ValueError(f"check_layer: params[{name!r}] must be finite numbers, got "
+            raise ParameterValuesError(f"check_layer: params[{name!r}] must be finite numbers, got "
                              f"{value!r}")
         shape = shapes[name]
         if array.size == 1:
@@ -77,7 +82,7 @@ def given_parameters(named: Sequence[Tuple[str, Tensor]],
         elif array.size == int(np.prod(shape)):
             array = array.reshape(shape)
         else:
-            raise ValueError(f"check_layer: params[{name!r}] has {array.size} values for a "
+            raise ParameterValuesError(f"check_layer: params[{name!r}] has {array.size} values for a "
                              f"parameter of shape {shape}; give one number or {shape} values")
         values[name] = array.astype(np.float64)
     return values
@@ -94,21 +99,30 @@ def neutral_values(named: Sequence[Tuple[str, Tensor]]) -> List[str]:
     return found
 
 
-def _gradient_named(message: str) -> str:
-    """'dx' or 'dweight' for the gradient a failure message names ('the gradient' if none)."""
+def failing_gradient(message: str) -> Optional[str]:
+    """'input' or the parameter's name for the gradient a failure message names, else None."""
     match = re.search(r"gradient of (the input|parameter '([^']+)')", message)
     if match is None:
+        return None
+    return "input" if match.group(2) is None else match.group(2)
+
+
+def _gradient_named(message: str) -> str:
+    """'dx' or 'dweight' for the gradient a failure message names ('the gradient' if none)."""
+    label = failing_gradient(message)
+    if label is None:
         return "the gradient"
-    return "dx" if match.group(2) is None else f"d{match.group(2)}"
+    return "dx" if label == "input" else f"d{label}"
 
 
-def explain_at_random(error: GradcheckError, prefix: str, neutral: List[str],
-                      seed: int) -> GradcheckError:
+def explain_at_random(error: GradcheckError, prefix: str, neutral: List[str], seed: int,
+                      forgotten: Sequence[str] = ()) -> GradcheckError:
     """A failure found only at the random parameters, saying so and asking the question that
-    most likely explains it: "does dx use gamma?"."""
+    most likely explains it: "does dx use gamma?" (about the ``forgotten`` parameters if the
+    caller found which ones, else about every parameter with a neutral initial value)."""
     body = str(error)
     body = body[len(prefix):] if body.startswith(prefix) else body
-    names = [text.split(" = ")[0] for text in neutral]
+    names = list(forgotten) or [text.split(" = ")[0] for text in neutral]
     at = f" ({', '.join(neutral)})" if neutral else ""
     uses = " and ".join(names) if names else "the parameters' current values (not copies)"
     return GradcheckError(f"{prefix}passes at the initial parameters{at} but not at random "
