@@ -138,29 +138,32 @@ class _Subject:
         if isinstance(layer, type) and issubclass(layer, Function):
             self.forward: Callable = layer.apply
         elif _is_module(layer):
-            module = copy.deepcopy(layer)            # the user's layer is never touched
-            module.to(dtype)
-            self.module = self.forward = module
-            named = list(module.named_parameters())
-            self.named = [(name, p) for name, p in named
-                          if p.requires_grad and p.dtype.kind == "f"]
-            for name, p in self.named:
-                if values is not None and name in values:
-                    p.data[...] = values[name]            # cast to p's dtype
-            if params:
-                self.params = list(self.named)
-            names = {name for name, _ in named}
-            self._buffers = {key: np.array(value, copy=True)
-                             for key, value in module.state_dict().items() if key not in names}
-            modules = module.modules() if hasattr(module, "modules") else [module]
-            self._generators = [(g, copy.deepcopy(g.bit_generator.state))
-                                for m in modules for g in vars(m).values()
-                                if isinstance(g, np.random.Generator)]
+            self._adopt(copy.deepcopy(layer), dtype, params)   # the user's layer is untouched
         elif callable(layer) and not isinstance(layer, type):
             self.forward = layer
         else:
             raise TypeError(f"check_layer: layer must be a Module instance, a Function subclass "
                             f"or a callable, got {layer!r}")
+
+    def _adopt(self, module: Any, dtype: Any, params: bool) -> None:
+        """Take a copy of a Module: cast it, set the given parameter values, note its
+        parameters, buffers and generators."""
+        module.to(dtype)
+        self.module = self.forward = module
+        named = list(module.named_parameters())
+        self.named = [(name, p) for name, p in named if p.requires_grad and p.dtype.kind == "f"]
+        for name, p in self.named:
+            if self.values is not None and name in self.values:
+                p.data[...] = self.values[name]               # cast to p's dtype
+        if params:
+            self.params = list(self.named)
+        names = {name for name, _ in named}
+        self._buffers = {key: np.array(value, copy=True)
+                         for key, value in module.state_dict().items() if key not in names}
+        modules = module.modules() if hasattr(module, "modules") else [module]
+        self._generators = [(g, copy.deepcopy(g.bit_generator.state))
+                            for m in modules for g in vars(m).values()
+                            if isinstance(g, np.random.Generator)]
 
     def reset(self) -> None:
         """Reseed minigrad's generator, rewind the layer's own generators, restore buffers."""
@@ -834,9 +837,8 @@ def _check_at(subject: _Subject, layer: Any, array: np.ndarray, name: str, eps: 
     report = LayerCheckReport(layer=name, input_shape=x.shape,
                               output_shapes=[run.outputs[k].shape for k in run.picked])
     grads = run.vjp(run.v, walk=True)
-    report.checks.append("upstream gradient left unchanged; gradients of the right shapes and "
-                         "dtypes, from every op; each backward's own result of its input's "
-                         "shape (before the engine's broadcast sum)")
+    report.checks.append("upstream gradient left unchanged; right shapes (as each backward "
+                         "returned them) and dtypes, from every op")
     _check_repeatable(run, grads)
     report.checks.append("same output and gradients on a second call")
     _check_linear(run, grads)
