@@ -468,8 +468,9 @@ def _note_cut_off(fn: Any, grad_outputs: Sequence[Any], grad_inputs: Any,
                   found: List[str]) -> None:
     """Note ``fn``'s name if, with its upstream gradient on the tape (create_graph), it returned
     a non-zero gradient that is not: a backward in raw NumPy, not once_differentiable."""
-    if not any(isinstance(g, Tensor) and g.requires_grad for g in grad_outputs):
-        return
+    if fn.once_differentiable or \
+            not any(isinstance(g, Tensor) and g.requires_grad for g in grad_outputs):
+        return                       # (a once-differentiable op raises when differentiated)
     raw = grad_inputs if isinstance(grad_inputs, tuple) else (grad_inputs,)
     for tensor, g in zip(fn.inputs, raw):
         if g is None or not tensor.requires_grad or (isinstance(g, Tensor) and g.requires_grad):

@@ -22,8 +22,8 @@ import numpy as np
 from ..gradcheck import GradcheckError
 from ..tensor import Tensor
 
-__all__ = ["ParameterValuesError", "draw_parameters", "given_parameters", "neutral_values", "explain_at_random",
-           "failing_gradient"]
+__all__ = ["ParameterValuesError", "draw_parameters", "given_parameters", "neutral_values",
+           "explain_at_random", "failing_gradient"]
 
 class ParameterValuesError(ValueError):
     """``params=`` values that do not fit the layer (an unknown name, a wrong size, NaN)."""
@@ -68,22 +68,23 @@ def given_parameters(named: Sequence[Tuple[str, Tensor]],
     shapes = {name: tensor.shape for name, tensor in named}
     unknown = [name for name in given if name not in shapes]
     if unknown:
-        raise ParameterValuesError(f"check_layer: params names {unknown} that the layer does not have; "
-                         f"its parameters are {list(shapes) or 'none'}")
+        raise ParameterValuesError(f"check_layer: params names {unknown} that the layer does "
+                                   f"not have; its parameters are {list(shapes) or 'none'}")
     values = {}
     for name, value in given.items():
         array = np.asarray(value.data if isinstance(value, Tensor) else value)
         if array.dtype.kind not in "fiu" or not np.all(np.isfinite(array)):
-            raise ParameterValuesError(f"check_layer: params[{name!r}] must be finite numbers, got "
-                             f"{value!r}")
+            raise ParameterValuesError(f"check_layer: params[{name!r}] must be finite "
+                                       f"numbers, got {value!r}")
         shape = shapes[name]
         if array.size == 1:
             array = np.full(shape, float(array.reshape(())))
         elif array.size == int(np.prod(shape)):
             array = array.reshape(shape)
         else:
-            raise ParameterValuesError(f"check_layer: params[{name!r}] has {array.size} values for a "
-                             f"parameter of shape {shape}; give one number or {shape} values")
+            raise ParameterValuesError(f"check_layer: params[{name!r}] has {array.size} "
+                                       f"values for a parameter of shape {shape}; give one "
+                                       f"number or {shape} values")
         values[name] = array.astype(np.float64)
     return values
 
