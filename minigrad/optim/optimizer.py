@@ -16,6 +16,7 @@ import numpy as np
 
 from ..autograd import enable_grad, no_grad
 from ..tensor import Tensor
+from .multi_tensor import SMALL, FlatGroup
 
 ParamGroup = Dict[str, Any]
 Params = Union[Iterable[Tensor], Iterable[ParamGroup]]
@@ -59,6 +60,7 @@ class Optimizer:
         self._check_group(self.defaults)
         self.state: Dict[Tensor, Dict[str, Any]] = {}
         self.param_groups: List[ParamGroup] = []
+        self._flat: Dict[int, Any] = {}    # group index -> (ids of its small params, FlatGroup)
         if isinstance(params, (Tensor, dict)):
             raise TypeError(f"{self._name}: params must be an iterable of Tensors or of dicts, "
                             f"got a single {type(params).__name__}; wrap it in a list")
@@ -187,13 +189,38 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         with no_grad():
-            for group in self.param_groups:
+            for index, group in enumerate(self.param_groups):
                 params = [p for p in group["params"] if p._grad is not None]
                 try:
-                    self._update_group(params, group)
+                    self._step_group(index, group, params)
                 finally:     # also after an error part-way: a graph built before must not
                     Tensor._mark_written(params)    # trust a parameter that may have changed
         return loss
+
+    def _step_group(self, index: int, group: ParamGroup, params: List[Tensor]) -> None:
+        """Update ``params`` (those of group ``index`` with a gradient): the small ones in one
+        multi-tensor step where it gives the same bits (see ``multi_tensor``), the rest one by
+        one."""
+        flat = self._flat_group(index, group)
+        if flat is not None and len(flat.params) <= len(params) and \
+                all(p._grad is not None for p in flat.params) and flat.step(self, group):
+            params = [p for p in params if p.data.size > SMALL]
+        self._update_group(params, group)
+
+    def _flat_group(self, index: int, group: ParamGroup) -> Optional[FlatGroup]:
+        """The multi-tensor buffers of group ``index`` (None if it has under two small
+        parameters of one dtype), made at the first step and again when the group changes."""
+        small = [p for p in group["params"] if p.data.size <= SMALL]
+        known = self._flat.get(index)
+        if known is not None and known[0] == [id(p) for p in small]:
+            flat = known[1]
+            if flat is None or flat.holds(small):
+                return flat
+        flat = None
+        if len(small) > 1 and len({p.data.dtype for p in small}) == 1:
+            flat = FlatGroup(small)
+        self._flat[index] = ([id(p) for p in small], flat)
+        return flat
 
     # -- saving and restoring ----------------------------------------------------------------
     def state_dict(self) -> Dict[str, Any]:
