@@ -4,7 +4,8 @@ A subclass supplies three things: its hyperparameter checks (``_check_group``), 
 state it keeps per parameter (``_state_keys``) with their initial values (``_init_state``), and
 the update of one parameter array (``_update``) - or, to share per-step work across a group, of
 all of a group's parameters at once (``_update_group``). Everything else - groups, skipping
-parameters without a gradient, ``no_grad``, version bumps, saving and restoring - lives here, once.
+parameters without a gradient, ``no_grad``, version bumps, the multi-tensor step over a group's
+small parameters, saving and restoring - lives here, once.
 """
 from __future__ import annotations
 
@@ -48,7 +49,10 @@ class Optimizer:
     -----
     ``step()`` updates every parameter whose ``.grad`` is not None, in place on ``p.data`` (the
     array is never replaced, so anything else holding it sees the new values) and under
-    ``no_grad``; it bumps ``p._version`` and never writes into ``p.grad``.
+    ``no_grad``; it bumps ``p._version`` and never writes into ``p.grad``. The small
+    parameters of a group are updated together, in one multi-tensor update with the same bits
+    (``minigrad.optim.multi_tensor``); their ``state[p]`` arrays are then views into one buffer
+    per group, so editing one in place edits the optimizer's state, as it always did.
     """
 
     #: State arrays that must be >= 0 (sums or averages of squared gradients), checked by
@@ -268,6 +272,27 @@ class Optimizer:
             raise ValueError(f"{self._name}.load_state_dict: the state dict has "
                              f"{len(saved_groups)} parameter groups, this optimizer has "
                              f"{len(self.param_groups)}")
+        groups, params = self._restore_groups(saved_groups)
+        state = {}
+        for key, saved_state in state_dict["state"].items():
+            if not _is_id(key):
+                raise TypeError(f"{where}: the keys of 'state' must be integer parameter ids, "
+                                f"got {key!r}")
+            if not isinstance(saved_state, dict):
+                raise TypeError(f"{where}: the state of parameter {key} must be a dict, got "
+                                f"{type(saved_state).__name__}")
+            if int(key) not in params:
+                raise ValueError(f"{self._name}.load_state_dict: state for parameter id {key}, "
+                                 f"which no group lists")
+            p, group = params[int(key)]
+            state[p] = self._restore_state(p, group, int(key), saved_state)
+        self.param_groups = groups
+        self.state = state
+
+    def _restore_groups(self, saved_groups: Any) -> Tuple[List[ParamGroup], Dict[int, Any]]:
+        """The groups a state dict restores (validated) and, by saved id, each parameter with
+        its new group."""
+        where = f"{self._name}.load_state_dict"
         params: Dict[int, Tuple[Tensor, ParamGroup]] = {}
         groups = []
         for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
@@ -292,21 +317,7 @@ class Optimizer:
                     raise ValueError(f"{self._name}.load_state_dict: parameter id {k} is "
                                      "listed twice in the state dict's groups")
                 params[int(k)] = (p, new)
-        state = {}
-        for key, saved_state in state_dict["state"].items():
-            if not _is_id(key):
-                raise TypeError(f"{where}: the keys of 'state' must be integer parameter ids, "
-                                f"got {key!r}")
-            if not isinstance(saved_state, dict):
-                raise TypeError(f"{where}: the state of parameter {key} must be a dict, got "
-                                f"{type(saved_state).__name__}")
-            if int(key) not in params:
-                raise ValueError(f"{self._name}.load_state_dict: state for parameter id {key}, "
-                                 f"which no group lists")
-            p, group = params[int(key)]
-            state[p] = self._restore_state(p, group, int(key), saved_state)
-        self.param_groups = groups
-        self.state = state
+        return groups, params
 
     def _restore_state(self, p: Tensor, group: ParamGroup, key: int,
                        saved: Dict[str, Any]) -> Dict[str, Any]:
