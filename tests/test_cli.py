@@ -11,8 +11,15 @@ import pytest
 
 import minigrad as mg
 from minigrad.__main__ import main
+from minigrad.train import checkpoint_path
 
 LAST_LINE = re.compile(r"^test accuracy: (\d\.\d{4})$")
+
+
+def ckpt(folder, name):
+    """The path of a file of the checkpoint in ``folder``."""
+    import pathlib
+    return pathlib.Path(checkpoint_path(folder, name))
 
 
 def run(capsys, *argv):
@@ -59,9 +66,9 @@ def test_small_budget_run_writes_its_outputs(capsys, tmp_path):
     assert lines[0].startswith("digits: 1438 training and 359 test samples")
     assert [line.split()[1] for line in lines if line.startswith("epoch ")] == ["1/2", "2/2"]
     acc = accuracy(out)
-    model = mg.load(tmp_path / "model.npz")
+    model = mg.load(ckpt(tmp_path, "model.npz"))
     assert model["0.weight"].shape == (64, 256) and model["2.weight"].shape == (256, 10)
-    history = json.loads((tmp_path / "history.json").read_text())
+    history = json.loads(ckpt(tmp_path, "history.json").read_text())
     assert len(history["train_loss"]) == 2
     assert history["val_acc"][-1] == pytest.approx(acc, abs=5e-5)
     try:
@@ -69,7 +76,7 @@ def test_small_budget_run_writes_its_outputs(capsys, tmp_path):
         assert (tmp_path / "training.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     except ImportError:
         assert "training.png skipped: matplotlib is not installed" in out
-    config = json.loads((tmp_path / "config.json").read_text())
+    config = json.loads(ckpt(tmp_path, "config.json").read_text())
     assert config["epochs"] == 2 and config["hidden"] == [256] and config["lr"] == 0.001
 
 
@@ -91,13 +98,13 @@ def test_resume_continues_bit_identically(capsys, tmp_path):
     status, out, _ = run(capsys, "train", "--resume", str(half), "--epochs", "4")
     assert status == 0 and "resumed after epoch 2" in out
     for name in ("model.npz", "optimizer.npz"):
-        a, b = mg.load(straight / name), mg.load(half / name)
+        a, b = mg.load(ckpt(straight, name)), mg.load(ckpt(half, name))
         assert a.keys() == b.keys()
         for key in a:
             assert np.array_equal(a[key], b[key]), (name, key)
-    h1, h2 = (json.loads((d / "history.json").read_text()) for d in (straight, half))
+    h1, h2 = (json.loads(ckpt(d, "history.json").read_text()) for d in (straight, half))
     assert h1["train_loss"] == h2["train_loss"] and h1["val_acc"] == h2["val_acc"]
-    assert (straight / "rng.json").read_text() == (half / "rng.json").read_text()
+    assert ckpt(straight, "rng.json").read_text() == ckpt(half, "rng.json").read_text()
 
 
 def test_resume_into_another_folder_and_with_nothing_left_to_do(capsys, tmp_path):
@@ -106,15 +113,24 @@ def test_resume_into_another_folder_and_with_nothing_left_to_do(capsys, tmp_path
     status, out, _ = run(capsys, "train", "--resume", str(first), "--epochs", "3", "--out",
                          str(second))
     assert status == 0 and f"--resume {second}" in out
-    assert len(json.loads((second / "history.json").read_text())["train_loss"]) == 3
-    assert len(json.loads((first / "history.json").read_text())["train_loss"]) == 1
-    status, out, _ = run(capsys, "train", "--resume", str(second), "--epochs", "2")
-    assert status == 0 and "trained 3 epochs" in out and "epoch " not in out.split("\n", 2)[2]
+    assert len(json.loads(ckpt(second, "history.json").read_text())["train_loss"]) == 3
+    assert len(json.loads(ckpt(first, "history.json").read_text())["train_loss"]) == 1
+    before = {path: (path.stat().st_mtime_ns, path.read_bytes())
+              for path in sorted(second.rglob("*"), key=str) if path.is_file()}
+    for epochs in ("2", "3"):                   # below and at the epochs already done
+        status, out, err = run(capsys, "train", "--resume", str(second), "--epochs", epochs)
+        assert status == 0 and err == ""
+        assert out == (f"{second} already holds 3 epochs and --epochs {epochs} asks for no "
+                       "more: nothing trained, nothing written (give --epochs above 3 to "
+                       "continue)\n")
+    after = {path: (path.stat().st_mtime_ns, path.read_bytes())
+             for path in sorted(second.rglob("*"), key=str) if path.is_file()}
+    assert after == before                      # config.json and the rest untouched
 
 
 def test_a_damaged_checkpoint_gives_an_error(capsys, tmp_path):
     run(capsys, "train", "--hidden", "8", "--epochs", "1", "--out", str(tmp_path))
-    (tmp_path / "optimizer.npz").write_bytes(b"not a checkpoint")
+    ckpt(tmp_path, "optimizer.npz").write_bytes(b"not a checkpoint")
     status, _, err = run(capsys, "train", "--resume", str(tmp_path), "--epochs", "2")
     assert status == 1
     assert err.count("\n") == 1 and "optimizer.npz" in err and err.startswith("minigrad train:")
@@ -204,7 +220,7 @@ def test_a_plain_sgd_run_resumes(capsys, tmp_path):
     assert run(capsys, *args, "--epochs", "1", "--out", str(half))[0] == 0
     status, out, err = run(capsys, "train", "--resume", str(half), "--epochs", "2")
     assert status == 0 and "resumed after epoch 1" in out, err
-    a, b = mg.load(straight / "model.npz"), mg.load(half / "model.npz")
+    a, b = mg.load(ckpt(straight, "model.npz")), mg.load(ckpt(half, "model.npz"))
     assert all(np.array_equal(a[key], b[key]) for key in a)
 
 
@@ -212,15 +228,15 @@ def rewrite(folder, name, text, rehash=True):
     """Replace a checkpoint file; with ``rehash``, update checkpoint.json to match, so that what
     is refused is refused for its content."""
     import hashlib
-    (folder / name).write_text(text)
+    (folder / name if name == "checkpoint.json" else ckpt(folder, name)).write_text(text)
     if rehash:
         manifest = json.loads((folder / "checkpoint.json").read_text())
-        manifest["sha256"][name] = hashlib.sha256((folder / name).read_bytes()).hexdigest()
+        manifest["sha256"][name] = hashlib.sha256(ckpt(folder, name).read_bytes()).hexdigest()
         (folder / "checkpoint.json").write_text(json.dumps(manifest))
 
 
 def config_with(folder, **changes):
-    return json.dumps({**json.loads((folder / "config.json").read_text()), **changes})
+    return json.dumps({**json.loads(ckpt(folder, "config.json").read_text()), **changes})
 
 
 @pytest.mark.parametrize("rehash", [False, True])
