@@ -245,7 +245,7 @@ def read_archive(file: Any, path: str) -> Dict[Any, Any]:
             return _decode(structure, arrays, 0)
     except ValueError as error:
         message = str(error)
-        if "pickle" in message.lower() and "header" not in message.lower():
+        if message.startswith("Object arrays cannot be loaded"):     # NumPy's own words
             message = "it contains pickled data, which is refused (allow_pickle=False)"
         raise ValueError(f"load: cannot read '{path}': {message}") from None
     except MemoryError:

@@ -373,8 +373,13 @@ def save_checkpoint(folder: str, model: Any, optimizer: Any, history: History,
     with folder_lock(folder, "save_checkpoint"):
         _remove_leftovers(folder, keep=None)
         generation, hashes = _write_generation(folder, model, optimizer, history, config, rng)
-        save_json(os.path.join(folder, "checkpoint.json"), {
-            "format": 2, "epoch": len(history), "files": generation, "sha256": hashes})
+        try:
+            save_json(os.path.join(folder, "checkpoint.json"), {
+                "format": 2, "epoch": len(history), "files": generation, "sha256": hashes})
+        except BaseException:
+            if _current_generation(folder) != generation:       # the switch did not happen
+                shutil.rmtree(os.path.join(folder, generation), ignore_errors=True)
+            raise
         _remove_leftovers(folder, keep=generation)
         fsync_folder(folder)
 
@@ -406,6 +411,14 @@ def _write_generation(folder: str, model: Any, optimizer: Any, history: History,
         raise
     fsync_folder(folder)
     return generation, hashes
+
+
+def _current_generation(folder: str) -> Optional[str]:
+    """The generation ``folder/checkpoint.json`` names, or None (none, or no valid manifest)."""
+    try:
+        return _read_manifest(folder).get("files") or None
+    except ValueError:
+        return None
 
 
 def _remove_leftovers(folder: str, keep: Optional[str]) -> None:
