@@ -1,7 +1,9 @@
 """The ``minigrad train`` command: output, checkpoints, resume, bad options."""
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -189,6 +191,7 @@ def test_mnist_missing_offline_is_a_clear_error(capsys, tmp_path, monkeypatch):
     monkeypatch.setitem(mnist.MIRRORS, "mnist", ("http://127.0.0.1:9/",))   # discard port
     status, _, err = run(capsys, "train", "--dataset", "mnist", "--data-root", str(tmp_path))
     assert status == 1 and "by hand" in err and str(tmp_path) in err
+    assert err.count("\n") == 1 and err.startswith("minigrad train: error: load_mnist: could not")
 
 
 def test_resume_from_a_missing_folder(capsys, tmp_path):
@@ -319,3 +322,66 @@ def test_a_run_whose_loss_overflows_stops_with_one_line(capsys, option):
     assert err.count("\n") == 1, err                  # no NumPy warnings, no traceback
     assert re.match(r"minigrad train: error: fit: the training loss became (nan|inf) at epoch "
                     r"\d+, batch \d+; .*lower learning rate", err)
+
+
+# -- Ctrl-C ----------------------------------------------------------------------------------
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or sys.platform == "win32",
+                    reason="needs POSIX signals")
+def test_ctrl_c_checkpoints_the_last_whole_epoch_and_exits_130(capsys, tmp_path):
+    out, straight = tmp_path / "run", tmp_path / "straight"
+    args = ["--hidden", "8", "--dropout", "0.1", "--batch-size", "64"]
+    child = subprocess.Popen([sys.executable, "-m", "minigrad", "train", *args, "--epochs",
+                              "100000", "--out", str(out)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        for line in child.stdout:                    # the marker: epoch 3's line
+            if line.startswith("epoch") and line.split()[1].startswith("3/"):
+                break
+        child.send_signal(signal.SIGINT)
+        stdout, stderr = child.communicate(timeout=60)
+    finally:
+        child.kill()
+        child.wait(timeout=30)
+    assert child.returncode == 130, stderr
+    match = re.fullmatch(rf"interrupted after epoch (\d+); continue with --resume "
+                         rf"{re.escape(str(out))}\n", stderr)
+    assert match, stderr
+    done = int(match.group(1))
+    # epoch 3's line is printed just before fit's callbacks keep its state, so a signal
+    # landing in between goes back to epoch 2; either way a whole epoch
+    assert done >= 2 and "Traceback" not in stdout + stderr
+    history = json.loads(ckpt(out, "history.json").read_text())
+    assert len(history["train_loss"]) == len(history["val_acc"]) == done
+    # what was saved is the state after epoch `done`: resuming gives the uninterrupted run
+    assert run(capsys, "train", "--resume", str(out), "--epochs", str(done + 1))[0] == 0
+    assert run(capsys, "train", *args, "--epochs", str(done + 1), "--out", str(straight))[0] == 0
+    a, b = mg.load(ckpt(straight, "model.npz")), mg.load(ckpt(out, "model.npz"))
+    assert all(np.array_equal(a[key], b[key]) for key in a)
+    assert [name for name in os.listdir(out) if name.startswith(".tmp-")] == []
+
+
+@pytest.mark.parametrize("interrupt_at", ["a step", "the dataset"])
+def test_ctrl_c_in_process_is_one_line_and_130(capsys, tmp_path, monkeypatch, interrupt_at):
+    import minigrad.__main__ as cli
+    import minigrad.optim as optim_module
+    if interrupt_at == "a step":
+        real_step, steps = optim_module.Adam.step, []
+
+        def step(self):
+            steps.append(1)
+            if len(steps) == 100:                    # in epoch 3 (45 steps per epoch)
+                raise KeyboardInterrupt
+            real_step(self)
+
+        monkeypatch.setattr(optim_module.Adam, "step", step)
+        expected = f"interrupted after epoch 2; continue with --resume {tmp_path}\n"
+    else:
+        def load_dataset(*args):
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(cli, "load_dataset", load_dataset)
+        expected = "minigrad train: interrupted\n"
+    status, _, err = run(capsys, "train", "--epochs", "5", "--out", str(tmp_path))
+    assert status == 130 and err == expected
+    if interrupt_at == "a step":
+        assert len(json.loads(ckpt(tmp_path, "history.json").read_text())["train_loss"]) == 2

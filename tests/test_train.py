@@ -554,3 +554,39 @@ def test_save_checkpoint_into_a_file_is_refused_by_name(tmp_path):
     (tmp_path / "afile").write_text("x")
     with pytest.raises(NotADirectoryError, match="save_checkpoint: .*afile' is a file"):
         save_checkpoint(tmp_path / "afile", model, opt, History())
+
+
+# -- Ctrl-C: fit keeps the history of the epochs done ----------------------------------------
+class _InterruptedAt(nn.Module):
+    """A model that raises KeyboardInterrupt (as Ctrl-C does) at its ``at``-th call in the
+    given mode: training mode is a step, eval mode an accuracy measurement."""
+
+    def __init__(self, inner, at, training):
+        super().__init__()
+        self.inner = inner
+        self.at, self.when_training, self.calls = at, training, 0
+
+    def forward(self, x):
+        if self.training == self.when_training:
+            self.calls += 1
+            if self.calls == self.at:
+                raise KeyboardInterrupt
+        return self.inner(x)
+
+
+@pytest.mark.parametrize("at, training", [
+    (2 * 12 + 5, True),          # in a step of epoch 3 (12 batches of 8 per epoch)
+    (2 * 2 + 1, False),          # measuring epoch 3's training accuracy
+    (2 * 2 + 2, False),          # measuring epoch 3's validation accuracy
+])
+def test_an_interrupted_fit_keeps_exactly_the_epochs_done(at, training):
+    X, y = spiral()
+    model = _InterruptedAt(small_model(), at, training)
+    history = History()
+    with pytest.raises(KeyboardInterrupt) as info:
+        fit(model, nn.SoftmaxCrossEntropy(), optim.SGD(model.parameters(), lr=0.1), (X, y), 5,
+            8, val_data=(X, y), progress=False, history=history)
+    assert info.value.history is history
+    assert {name: len(values) for name, values in history.as_dict().items()} == \
+        {"train_loss": 2, "train_acc": 2, "val_acc": 2, "epoch_time": 2}
+    assert History.from_dict(history.as_dict()) == history       # and it can be saved

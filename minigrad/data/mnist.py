@@ -187,7 +187,7 @@ def _gather(folder: str, download: bool, mirrors: Sequence[str], checksums: Mapp
         raise DownloadError(       # the first line says it all: the command prints only that
             f"load_mnist: could not get {', '.join(missing)} for kind={kind!r}{why}; download "
             f"the files by hand ({', '.join(FILES)}; gzip-compressed or not) into "
-            f"{folder}{os.sep} and call load_mnist again. Tried:\n{attempts}")
+            f"{folder}{os.sep} and call load_mnist again.\nTried:\n{attempts}")
     return raw
 
 
@@ -215,9 +215,10 @@ def _from_mirrors(folder: str, name: str, md5: str, mirrors: Sequence[str], time
     bytes)."""
     for mirror in mirrors:
         url = mirror.rstrip("/") + "/" + name
-        print(f"minigrad: downloading {url}", file=sys.stderr)
         try:
             with urllib.request.urlopen(url, timeout=timeout) as response:
+                # said once the mirror answers, so that offline the error is all there is
+                print(f"minigrad: downloading {url}", file=sys.stderr)
                 data = response.read()
         except urllib.error.HTTPError as error:
             tried.append(f"{url}: HTTP {error.code} {error.reason}")
