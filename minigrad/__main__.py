@@ -8,6 +8,7 @@ ends with the line ``test accuracy: 0.XXXX``; ``--out DIR`` keeps a checkpoint t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import sys
@@ -178,9 +179,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             _check_out_folder(args.out, "--out")
         elif args.resume is not None:
             _check_out_folder(args.resume, "--resume")
+        from ._files import folder_lock
         from .train import blas_threads
-        with blas_threads(args.threads):
-            return train_command(config, out=args.out or args.resume, resume=args.resume,
+        out = args.out or args.resume
+        with blas_threads(args.threads), (folder_lock(out, "minigrad train", ".run.lock")
+                                          if out is not None else contextlib.nullcontext()):
+            return train_command(config, out=out, resume=args.resume,
                                  data_root=args.data_root, progress=args.progress)
     except UsageError as error:
         print(f"minigrad train: error: {error}", file=sys.stderr)

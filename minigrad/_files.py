@@ -152,8 +152,8 @@ class FolderLockedError(OSError):
 
 
 @contextlib.contextmanager
-def folder_lock(folder: str, op: str) -> Iterator[None]:
-    """Hold an exclusive lock on ``folder`` (``flock`` on ``folder/.lock``) while the block runs;
+def folder_lock(folder: str, op: str, name: str = ".lock") -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` (``flock`` on ``folder/name``) while the block runs;
     raise FolderLockedError at once if someone else holds it.
 
     The operating system releases the lock when its holder exits, however it dies, so a lock
@@ -163,14 +163,15 @@ def folder_lock(folder: str, op: str) -> Iterator[None]:
     if fcntl is None:                           # pragma: no cover - Windows
         yield
         return
-    fd = os.open(os.path.join(folder, ".lock"), os.O_RDWR | os.O_CREAT, 0o666)
+    lock = os.path.join(folder, name)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise FolderLockedError(f"{op}: another process is saving into {folder} (it holds "
-                                    f"{os.path.join(folder, '.lock')}); two runs cannot share "
-                                    "one checkpoint folder") from None
+                                    f"{lock}); two runs cannot share one checkpoint "
+                                    "folder") from None
         yield
     finally:
         os.close(fd)                            # closing releases the lock

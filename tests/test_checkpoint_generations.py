@@ -16,7 +16,6 @@ import time
 import numpy as np
 import pytest
 
-import minigrad as mg
 from minigrad import nn, optim
 from minigrad._files import FolderLockedError, folder_lock
 from minigrad.train import (CHECKPOINT_FILES, History, checkpoint_path, load_checkpoint,

@@ -385,3 +385,13 @@ def test_ctrl_c_in_process_is_one_line_and_130(capsys, tmp_path, monkeypatch, in
     assert status == 130 and err == expected
     if interrupt_at == "a step":
         assert len(json.loads(ckpt(tmp_path, "history.json").read_text())["train_loss"]) == 2
+
+
+def test_a_second_run_into_the_same_folder_is_refused_at_once(capsys, tmp_path):
+    from minigrad._files import folder_lock
+    with folder_lock(str(tmp_path), "test", ".run.lock"):       # as a run in progress holds it
+        status, out, err = run(capsys, "train", "--epochs", "1", "--out", str(tmp_path))
+    assert status == 1 and out == "" and err.count("\n") == 1
+    assert f"another process is saving into {tmp_path}" in err
+    assert not (tmp_path / "checkpoint.json").exists()
+    assert run(capsys, "train", "--epochs", "1", "--out", str(tmp_path))[0] == 0
