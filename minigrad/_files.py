@@ -9,7 +9,7 @@ import os
 import stat
 import tempfile
 import zipfile
-from typing import IO, Any, Callable, Iterator
+from typing import IO, Any, Callable, Iterator, Optional
 
 import numpy as np
 
@@ -74,7 +74,8 @@ def _umask() -> int:
     return mask
 
 
-def save_npz(path: str, arrays: dict, compress: bool = True, extra: dict = None) -> str:
+def save_npz(path: str, arrays: dict, compress: bool = True,
+             extra: Optional[dict] = None) -> str:
     """Write ``arrays`` as an ``.npz`` atomically: the archive ``np.savez`` (or, compressed,
     ``np.savez_compressed``) writes, but the names are not passed to it as keywords, so a key
     may be 'file' or 'allow_pickle' too. Never pickles. ``extra`` maps further member names to
