@@ -6,7 +6,7 @@ every value escaped, so a layer or tensor name can never break the page.
 from __future__ import annotations
 
 import html
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Iterable, List, Optional, Sequence
 
 _STYLE = "border-collapse: collapse; font-family: monospace; text-align: right"
 
@@ -26,6 +26,21 @@ def html_table(header: Sequence[str], rows: Iterable[Sequence[Any]],
     return "".join(parts)
 
 
+def text_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """The same table as plain text: columns right-aligned under their header."""
+    cells = [[str(h) for h in header]] + [[str(cell) for cell in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(row, widths)).rstrip()
+                     for row in cells)
+
+
+def elide(rows: Sequence[Sequence[Any]], keep: int = 5) -> List[Sequence[Any]]:
+    """The first and last ``keep`` rows with one row of '...' between, for long tables."""
+    if len(rows) <= 2 * keep + 1:
+        return list(rows)
+    return [*rows[:keep], ["..."] * len(rows[0]), *rows[-keep:]]
+
+
 def html_list(title: str, items: Iterable[str]) -> str:
     """A bold title followed by a bulleted list (nothing when ``items`` is empty)."""
     items = list(items)
@@ -37,4 +52,5 @@ def html_list(title: str, items: Iterable[str]) -> str:
 
 def html_pre(title: str, text: str) -> str:
     """A bold title over ``text`` kept as written (line breaks and columns)."""
-    return f"<p><b>{html.escape(title)}</b></p><pre>{html.escape(text)}</pre>"
+    body = f"<pre>{html.escape(text)}</pre>" if text else ""
+    return f"<p><b>{html.escape(title)}</b></p>{body}"
