@@ -276,6 +276,9 @@ class DotGraph(str):
         Raises RuntimeError when no renderer is installed or it fails."""
         return _render(str(self), fmt, "DotGraph.render")
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))                 # IPython's text: the DOT itself, not a repr
+
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Dict[str, str]:
         bundle = {"text/plain": str(self)}
         if renderer() is not None:

@@ -141,3 +141,25 @@ def test_the_repr_of_a_small_tensor_shows_every_value():
     data = np.arange(24.0).reshape(2, 3, 4)
     text = repr(mg.tensor(data))
     assert "..." not in text and all(f"{v:g}." in text for v in data.ravel())
+
+
+# -- what Jupyter actually receives -------------------------------------------------------------
+def test_ipython_shows_the_tables_and_the_plain_text():
+    formatters = pytest.importorskip("IPython.core.formatters")
+    from minigrad import viz
+
+    history = History(train_loss=[0.5], train_acc=[0.75], val_acc=[], epoch_time=[1.0])
+    x = mg.tensor(np.ones((2, 3)), requires_grad=True)
+    loss = (x * 2.0).sum()
+    tape = viz.tape(loss, show=False)
+    graph = viz.to_dot(loss)
+    report = check_layer(nn.Tanh(), (2, 3))
+    shown = {name: formatters.DisplayFormatter().format(obj)[0] for name, obj in
+             [("history", history), ("tape", tape), ("graph", graph), ("report", report)]}
+    assert shown["history"]["text/plain"] == str(history)
+    assert shown["history"]["text/html"] == history._repr_html_()
+    assert shown["tape"]["text/plain"] == str(tape) and "<table" in shown["tape"]["text/html"]
+    assert shown["graph"]["text/plain"] == str(graph)        # the DOT text, not a quoted repr
+    assert ("image/svg+xml" in shown["graph"]) == (viz.renderer() is not None)
+    assert shown["report"]["text/plain"] == str(report)
+    assert shown["report"]["text/html"] == report._repr_html_()
