@@ -350,7 +350,7 @@ def train_command(config: Dict[str, Any], out: Optional[str] = None,
 
 def _plot_notice(written: Optional[str]) -> str:
     if written is None:
-        return "training.png skipped: matplotlib is not installed (pip install minigrad[plot])"
+        return 'training.png skipped: matplotlib is not installed (pip install "minigrad[plot]")'
     return f"wrote {written}"
 
 

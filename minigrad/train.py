@@ -488,8 +488,8 @@ def blas_threads(n: int) -> Any:
     """A context limiting NumPy's BLAS to ``n`` threads while training small networks.
 
     For matrices this small (tens of rows), extra BLAS threads mostly wait on each other,
-    badly so on a busy machine. Uses threadpoolctl when it is installed (``pip install
-    threadpoolctl``); without it this does nothing.
+    badly so on a busy machine. Uses threadpoolctl, a dependency of minigrad (were it missing
+    anyway, this would do nothing).
     """
     try:
         from threadpoolctl import threadpool_limits

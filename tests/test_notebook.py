@@ -101,7 +101,7 @@ def test_the_graph_shows_before_and_after_backward(executed):
     for cell, has_grads in ((before, False), (after, True)):
         dot = data_of(cell, "text/plain")
         assert dot.startswith("digraph minigrad {")          # the DOT text, not a quoted repr
-        assert dot.count("shape=box") == 8                    # MatMul Add Tanh MatMul Add Sub Pow Mean
+        assert dot.count("shape=box") == 8          # MatMul, Add, Tanh, MatMul, Add, Sub, Pow, Mean
         assert ("|grad| = " in dot) == has_grads
         if has_grads:
             assert len(re.findall(r'label="(W1|b1|W2|b2)\\n[^"]*\\n\|grad\| = ', dot)) == 4

@@ -120,7 +120,7 @@ def test_to_dot_escapes_names():
     assert any(label(a).startswith('W "weights" \\ 1\n') for a in nodes.values())
 
 
-NO_RENDERER = "neither Graphviz dot nor graphviz-pure is installed (pip install \"minigrad[graph]\")"
+NO_RENDERER = 'neither Graphviz dot nor graphviz-pure is installed (pip install "minigrad[graph]")'
 
 
 @pytest.mark.skipif(viz.renderer() is None, reason=NO_RENDERER)
