@@ -6,8 +6,8 @@ hidden layers of 100 with SGD (batch 100) for 50 epochs, and records the validat
 The best trials are printed and plotted (validation accuracy solid, training accuracy dashed):
 the good ones cluster at lr ≈ 10^−2 and weight decay matters far less, as in the book.
 
-The full run trains 100 networks (about 10 minutes on one core), so it shows its progress: a
-tqdm bar in a terminal when tqdm is installed, otherwise one line per trial.
+The full run trains 100 networks (a minute on an idle core, many more on a busy machine), so it
+shows its progress: a tqdm bar in a terminal when tqdm is installed, otherwise a line per trial.
 
     python examples/hyperparameter_search.py docs/     # writes docs/hyperparameter_search.png
 """
