@@ -281,7 +281,9 @@ class DotGraph(str):
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Dict[str, str]:
         bundle = {"text/plain": str(self)}
-        if renderer() is not None:
+        wanted = (include is None or "image/svg+xml" in include) and \
+            (exclude is None or "image/svg+xml" not in exclude)
+        if wanted and renderer() is not None:
             try:
                 bundle["image/svg+xml"] = self.render("svg").decode("utf-8")
             except RuntimeError:              # a failing renderer: the text still shows

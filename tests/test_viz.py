@@ -246,6 +246,9 @@ def test_draw_uses_dot_first_then_graphviz_pure(only, tmp_path, on_path, scripts
     assert path.read_text() == f"<svg>{Path(chosen).name} -Tsvg</svg>"
     svg = viz.to_dot(loss)._repr_mimebundle_()["image/svg+xml"]
     assert svg == f"<svg>{Path(chosen).name} -Tsvg</svg>"
+    graph = viz.to_dot(loss)
+    for include, exclude in ((["text/plain"], None), (None, ["image/svg+xml"])):
+        assert graph._repr_mimebundle_(include, exclude) == {"text/plain": str(graph)}
 
 
 def test_graphviz_pure_refuses_pdf_and_dot_writes_it(only, tmp_path):
