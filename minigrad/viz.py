@@ -273,7 +273,11 @@ class DotGraph(str):
     def render(self, fmt: str = "svg") -> bytes:
         """The picture as ``fmt`` ('svg', 'png' or, with Graphviz's ``dot``, 'pdf') bytes.
 
-        Raises RuntimeError when no renderer is installed or it fails."""
+        Raises ValueError for another format, RuntimeError when no renderer is installed, it
+        cannot write ``fmt`` or it fails."""
+        if fmt not in _FORMATS:
+            raise ValueError(f"DotGraph.render: fmt must be one of {', '.join(_FORMATS)}, got "
+                             f"{fmt!r}")
         return _render(str(self), fmt, "DotGraph.render")
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:

@@ -274,6 +274,9 @@ def test_draw_without_a_renderer_says_what_to_install(only, tmp_path):
     assert graph._repr_mimebundle_() == {"text/plain": str(graph)}   # Jupyter shows the text
     with pytest.raises(RuntimeError, match="DotGraph.render: no program"):
         graph.render("svg")
+    with pytest.raises(ValueError, match=r"^DotGraph.render: fmt must be one of png, svg, pdf, "
+                                         r"got 'jpg'$"):
+        graph.render("jpg")
 
 
 def test_draw_refuses_a_missing_folder_before_looking_for_a_renderer(only, tmp_path):
