@@ -149,12 +149,21 @@ def test_the_correct_twins_pass_every_checker():
         def backward(self, gy):
             return gy - gy.mean(axis=-1, keepdims=True)
 
+    class TensorOpsAffine(layers.ScaleIgnoringAffine):
+        """x·a + b in minigrad's own broadcasting ops: their unreduced gradients are summed by
+        the engine, which is not a mistake (the raw-shape rule is for the user's Functions)."""
+
+        def forward(self, x):
+            return x * self.scale + self.shift
+
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for shape in ((1, 5), (8, 5)):
             report = check_layer(Bias(), shape)
             assert [g.name for g in report.random_gradients] == ["input", "bias"]
             check_layer(CentreRows, shape)
+            report = check_layer(TensorOpsAffine(), shape)
+            assert [g.name for g in report.random_gradients] == ["input", "scale", "shift"]
     rng = np.random.default_rng(2)
     x, b = (mg.tensor(rng.standard_normal(s), requires_grad=True) for s in ((6, 5), (5,)))
     assert mg.gradcheck(AddBias.apply, [x, b]) and mg.gradcheck(CentreRows.apply, [x])
