@@ -100,12 +100,19 @@ class LayerCheckReport:
 
     def _repr_html_(self) -> str:
         outputs = ", ".join(str(s) for s in self.output_shapes)
-        rows = [(g.name, g.shape, f"{g.max_abs_error:.2e}", f"{g.max_rel_error:.2e}",
-                 f"{g.max_gradient:.3g}", g.kinks) for g in self.gradients]
-        table = html_table(("gradient", "shape", "max abs err", "max rel err", "max |grad|",
-                            "at a kink"), rows,
+        header = ("gradient", "shape", "max abs err", "max rel err", "max |grad|", "at a kink")
+
+        def rows(gradients: List[GradientCheck]) -> list:
+            return [(g.name, g.shape, f"{g.max_abs_error:.2e}", f"{g.max_rel_error:.2e}",
+                     f"{g.max_gradient:.3g}", g.kinks) for g in gradients]
+
+        table = html_table(header, rows(self.gradients),
                            caption=f"check_layer: {self.layer} passed on an input of shape "
-                                   f"{self.input_shape} (output {outputs})")
+                                   f"{self.input_shape} (output {outputs}); parameters: "
+                                   f"{self.parameters}")
+        if self.random_gradients:
+            table += html_table(header, rows(self.random_gradients),
+                                caption="at the random parameters")
         return table + html_list("checks passed", self.checks) + html_list("notes", self.notes)
 
 
