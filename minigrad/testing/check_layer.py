@@ -860,7 +860,7 @@ def _check_at(subject: _Subject, layer: Any, array: np.ndarray, name: str, eps: 
                               output_shapes=[run.outputs[k].shape for k in run.picked])
     grads = run.vjp(run.v, walk=True)
     report.checks.append("upstream gradient left unchanged; right shapes (as each backward "
-                         "returned them) and dtypes, from every op")
+                         "returned them) and dtypes")
     _check_repeatable(run, grads)
     report.checks.append("same output and gradients on a second call")
     _check_linear(run, grads)
