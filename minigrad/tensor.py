@@ -148,13 +148,13 @@ class Tensor:
         # Every in-place write bumps this (in-place ops, optimizers, Module.to, nn.init, and
         # code that writes t.data itself): the stamp lets backward see the write.
         self._version_count = count
-        self._written = autograd.next_write()
+        self._written = inplace.next_write()
 
     @staticmethod
     def _mark_written(tensors: Sequence["Tensor"]) -> None:
         """``t._version += 1`` for each of ``tensors``, one write stamp for them all (an
         optimizer step writes every parameter at once)."""
-        stamp = autograd.next_write()
+        stamp = inplace.next_write()
         for t in tensors:
             t._version_count += 1
             t._written = stamp
