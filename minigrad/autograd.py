@@ -494,61 +494,14 @@ _PLAIN = Step()
 def backward(tensor: Any, gradient: Any = None, retain_graph: bool = False,
              create_graph: bool = False) -> None:
     """Accumulate d(tensor)/d(leaf) (times ``gradient``) into every leaf's ``.grad``."""
-    seeds = seed_gradients([tensor], None if gradient is None else [gradient])
+    seeds = gradients.seed_gradients([tensor], None if gradient is None else [gradient])
     run_backward([tensor], seeds, retain_graph=retain_graph or create_graph,
                  create_graph=create_graph)
 
 
-def _one(out: Any) -> Any:
-    """The gradient of a one-element output with respect to itself: 1 in its shape and dtype
-    (np.array is several times faster than np.ones for one element)."""
-    one = np.array(1, out.data.dtype)
-    return Tensor(one if out.data.ndim == 0 else one.reshape(out.data.shape))
-
-
-def seed_gradients(outputs: Sequence[Any], grad_outputs: Optional[Sequence[Any]]) -> list:
-    """The gradients a backward starts from, one per output (1 for a one-element output given
-    none), after checking the outputs and the given gradients."""
-    if grad_outputs is None and len(outputs) == 1:   # the usual case, a scalar loss, at once
-        out = outputs[0]
-        if type(out) is Tensor and out._requires_grad and out.data.size == 1:
-            return [_one(out)]
-    if grad_outputs is None:
-        grad_outputs = [None] * len(outputs)
-    if len(grad_outputs) != len(outputs):
-        raise ValueError(f"grad_outputs has {len(grad_outputs)} entries for {len(outputs)} "
-                         "outputs")
-    return [_seed(out, grad) for out, grad in zip(outputs, grad_outputs)]
-
-
-def _seed(out: Any, grad: Any) -> Any:
-    """One output's starting gradient: ``grad`` checked against it, or 1 when None."""
-    if not isinstance(out, Tensor):
-        raise TypeError(f"backward: expected a Tensor, got {type(out).__name__}")
-    if not out._requires_grad:
-        raise RuntimeError("backward: the tensor does not require grad and has no grad_fn "
-                           "(was it computed under no_grad, or from inputs that do not "
-                           "require grad?)")
-    if grad is None:
-        if out.size != 1:
-            raise RuntimeError(f"backward: grad can be implicitly created only for scalar "
-                               f"outputs; this output has shape {out.shape}, so pass "
-                               f"gradient= an array of that shape")
-        return _one(out)
-    if not isinstance(grad, Tensor):
-        try:
-            grad = Tensor(grad)
-        except (TypeError, ValueError) as error:
-            kind = TypeError if isinstance(error, TypeError) else ValueError
-            raise kind(f"backward: bad gradient: {error}") from None
-    if grad.shape != out.shape:
-        raise ValueError(f"backward: gradient has shape {grad.shape} but the output "
-                         f"has shape {out.shape}; they must be equal")
-    return grad if grad.dtype == out.dtype else grad.astype(out.dtype)
-
-
 from .tensor import Tensor  # noqa: E402  (tensor.py imports this module first)
 from . import anomaly, hooks, inplace, watch  # noqa: E402,F401  (they use this module)
+from . import gradients  # noqa: E402  (where a backward starts, and mg.grad)
 from .gradients import grad  # noqa: E402,F401  (mg.grad: gradients without touching .grad)
 from .inplace import next_write  # noqa: E402,F401  (kept here too: its old home)
 from .observe import observe_backward  # noqa: E402,F401  (see each node's raw gradients)

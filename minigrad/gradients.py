@@ -1,6 +1,7 @@
-"""``mg.grad``: gradients of outputs with respect to chosen inputs, without touching ``.grad``.
+"""Where a backward starts (``seed_gradients``) and ``mg.grad``: gradients of outputs with
+respect to chosen inputs, without touching ``.grad``.
 
-It runs the engine with a ``Capturing`` step: the total gradient of each chosen input is kept
+``mg.grad`` runs the engine with a ``Capturing`` step: the total gradient of each chosen input is kept
 (after its hooks) instead of being added into ``.grad``, and only the nodes on a path from the
 outputs down to a chosen input run, as in PyTorch's engine: the rest of the graph is neither
 run nor freed, and the hooks below it do not fire.
@@ -14,6 +15,54 @@ import numpy as np
 from . import autograd
 from .tensor import Tensor
 from .watch import Watched
+
+
+def _one(out: Any) -> Any:
+    """The gradient of a one-element output with respect to itself: 1 in its shape and dtype
+    (np.array is several times faster than np.ones for one element)."""
+    one = np.array(1, out.data.dtype)
+    return Tensor(one if out.data.ndim == 0 else one.reshape(out.data.shape))
+
+
+def seed_gradients(outputs: Sequence[Any], grad_outputs: Optional[Sequence[Any]]) -> list:
+    """The gradients a backward starts from, one per output (1 for a one-element output given
+    none), after checking the outputs and the given gradients."""
+    if grad_outputs is None and len(outputs) == 1:   # the usual case, a scalar loss, at once
+        out = outputs[0]
+        if type(out) is Tensor and out._requires_grad and out.data.size == 1:
+            return [_one(out)]
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad_outputs has {len(grad_outputs)} entries for {len(outputs)} "
+                         "outputs")
+    return [_seed(out, grad) for out, grad in zip(outputs, grad_outputs)]
+
+
+def _seed(out: Any, grad: Any) -> Any:
+    """One output's starting gradient: ``grad`` checked against it, or 1 when None."""
+    if not isinstance(out, Tensor):
+        raise TypeError(f"backward: expected a Tensor, got {type(out).__name__}")
+    if not out._requires_grad:
+        raise RuntimeError("backward: the tensor does not require grad and has no grad_fn "
+                           "(was it computed under no_grad, or from inputs that do not "
+                           "require grad?)")
+    if grad is None:
+        if out.size != 1:
+            raise RuntimeError(f"backward: grad can be implicitly created only for scalar "
+                               f"outputs; this output has shape {out.shape}, so pass "
+                               f"gradient= an array of that shape")
+        return _one(out)
+    if not isinstance(grad, Tensor):
+        try:
+            grad = Tensor(grad)
+        except (TypeError, ValueError) as error:
+            kind = TypeError if isinstance(error, TypeError) else ValueError
+            raise kind(f"backward: bad gradient: {error}") from None
+    if grad.shape != out.shape:
+        raise ValueError(f"backward: gradient has shape {grad.shape} but the output "
+                         f"has shape {out.shape}; they must be equal")
+    return grad if grad.dtype == out.dtype else grad.astype(out.dtype)
 
 
 class Capturing(Watched):
@@ -87,7 +136,7 @@ def grad(outputs: Union[Any, Sequence[Any]], inputs: Union[Any, Sequence[Any]],
             raise ValueError("grad: every input must be a Tensor that requires grad")
     if retain_graph is None:
         retain_graph = create_graph
-    seeds = autograd.seed_gradients(outputs, grad_outputs)
+    seeds = seed_gradients(outputs, grad_outputs)
     step = Capturing(outputs, inputs, create_graph)
     autograd.run_backward(outputs, seeds, retain_graph=retain_graph, create_graph=create_graph,
                           step=step)
