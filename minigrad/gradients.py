@@ -1,10 +1,10 @@
 """Where a backward starts (``seed_gradients``) and ``mg.grad``: gradients of outputs with
 respect to chosen inputs, without touching ``.grad``.
 
-``mg.grad`` runs the engine with a ``Capturing`` step: the total gradient of each chosen input is kept
-(after its hooks) instead of being added into ``.grad``, and only the nodes on a path from the
-outputs down to a chosen input run, as in PyTorch's engine: the rest of the graph is neither
-run nor freed, and the hooks below it do not fire.
+``mg.grad`` runs the engine with a ``Capturing`` step: the total gradient of each chosen input
+is kept (after its hooks) instead of being added into ``.grad``, and only the nodes on a path
+from the outputs down to a chosen input run, as in PyTorch's engine: the rest of the graph is
+neither run nor freed, and the hooks below it do not fire.
 """
 from __future__ import annotations
 

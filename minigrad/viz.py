@@ -433,7 +433,8 @@ class trace_backward:
         with no_grad():                       # the engine does the same reduction next
             for t, g in zip(fn.inputs, grad_inputs):
                 keep = g is not None and t.requires_grad
-                sent.append(autograd.sum_and_cast(g, t, f"{fn.name}.backward").data if keep else None)
+                sent.append(autograd.sum_and_cast(g, t, f"{fn.name}.backward").data if keep
+                            else None)
         step = BackwardStep(fn._seq, fn.name, tuple(g.data for g in grad_outputs),
                             tuple(_label(t, self.labels) for t in fn.inputs), tuple(sent))
         self.steps.append(step)
