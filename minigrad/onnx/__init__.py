@@ -19,10 +19,14 @@ from .ops import ExportError
 
 #: The opset written when ``opset`` is None (ONNX Runtime >= 1.11 runs it).
 DEFAULT_OPSET = 17
-#: The oldest opset written: Softmax and LogSoftmax take one axis from opset 13 on.
-MIN_OPSET = 13
+#: The oldest opset written: Softmax and LogSoftmax take one axis from opset 13 on, and ONNX's
+#: reference evaluator (which checks each file) runs opset 13's BatchNormalization with a
+#: training momentum (ONNX Runtime does not).
+MIN_OPSET = 14
 
 __all__ = ["export", "DEFAULT_OPSET", "MIN_OPSET", "ExportError"]
+
+_WHO = "minigrad.onnx.export"        # the start of every error message
 
 
 def export(model: Any, example_input: Any, path: Union[str, "os.PathLike[str]"], *,
@@ -64,7 +68,7 @@ def export(model: Any, example_input: Any, path: Union[str, "os.PathLike[str]"],
         to the traced batch size (a reshape merging the batch axis, a constant of the batch's
         length) raises ``ExportError``. False: every shape as traced.
     opset : int, optional
-        ONNX opset, ``MIN_OPSET`` (13) up to what the installed ``onnx`` knows; default
+        ONNX opset, ``MIN_OPSET`` (14) up to what the installed ``onnx`` knows; default
         ``DEFAULT_OPSET`` (17).
 
     Returns
@@ -79,13 +83,13 @@ def export(model: Any, example_input: Any, path: Union[str, "os.PathLike[str]"],
     if isinstance(dynamic_batch, (bool, np.bool_)):
         dynamic_batch = bool(dynamic_batch)
     else:
-        raise TypeError(f"export: dynamic_batch must be True or False, got {dynamic_batch!r}")
+        raise TypeError(f"{_WHO}: dynamic_batch must be True or False, got {dynamic_batch!r}")
     opset = _checked_opset(opset, onnx.defs.onnx_opset_version())
     if not callable(model):
-        raise TypeError(f"export: model must be an nn.Module or a callable, got "
+        raise TypeError(f"{_WHO}: model must be an nn.Module or a callable, got "
                         f"{type(model).__name__}")
     if dynamic_batch and any(a.ndim == 0 for a in arrays):
-        raise ValueError("export: dynamic_batch=True takes the first axis of each input as the "
+        raise ValueError(f"{_WHO}: dynamic_batch=True takes the first axis of each input as the "
                          "batch axis, but an example input is 0-d; pass dynamic_batch=False")
     modes = [(m, m.training) for m in model.modules()] if isinstance(model, Module) else []
     if isinstance(model, Module):
@@ -110,10 +114,10 @@ def _traced_model(model: Any, arrays: List[np.ndarray], input_names: List[str],
     sites = CreationSites(model)
     with enable_grad(), sites:
         result = model(*traced)
-    outputs = _outputs(result, traced)
+    outputs = _outputs(result)
     output_names = _names(output_names, "output_names", len(outputs))
     if set(input_names) & set(output_names):
-        raise ValueError(f"export: input_names {input_names} and output_names {output_names} "
+        raise ValueError(f"{_WHO}: input_names {input_names} and output_names {output_names} "
                          "must all differ")
     parameters = model.named_parameters() if isinstance(model, Module) else ()
     builder = GraphBuilder(opset, dynamic_batch, sites,
@@ -122,22 +126,17 @@ def _traced_model(model: Any, arrays: List[np.ndarray], input_names: List[str],
                        type(model).__name__)
 
 
-def _outputs(result: Any, traced: List[Tensor]) -> List[Tensor]:
-    """The model's output(s) as a list of Tensors computed from the input by recorded ops."""
+def _outputs(result: Any) -> List[Tensor]:
+    """The model's output(s) as a list of Tensors."""
     outputs = list(result) if isinstance(result, (tuple, list)) else [result]
     if not outputs:
-        raise TypeError("export: the model returned an empty tuple; it must return a Tensor "
+        raise TypeError(f"{_WHO}: the model returned an empty tuple; it must return a Tensor "
                         "or a tuple of Tensors")
     for i, out in enumerate(outputs):
         if not isinstance(out, Tensor):
-            raise TypeError(f"export: the model must return a Tensor or a tuple of Tensors, "
+            raise TypeError(f"{_WHO}: the model must return a Tensor or a tuple of Tensors, "
                             f"got {type(out).__name__}"
                             + (f" as output {i}" if len(outputs) > 1 else ""))
-        if out.grad_fn is None and all(out is not t for t in traced):
-            raise ExportError(f"export: output {i} of shape {out.shape} was not computed from "
-                              "the input by recorded minigrad ops (computed with .data, NumPy, "
-                              "a comparison, under no_grad, or detached), so it cannot be "
-                              "traced")
     return outputs
 
 
@@ -147,24 +146,33 @@ def _verify(proto: Any, model: Any, arrays: List[np.ndarray], input_names: List[
     example and compare with the model itself; ExportError if they differ."""
     from onnx.reference import ReferenceEvaluator
     probes = [_probe(a, dynamic_batch) for a in arrays]
-    with no_grad():
-        expected = model(*[Tensor(p) for p in probes])
+    described = "the example's values rolled by one place" + \
+        (", one row longer" if dynamic_batch else "")
+    try:
+        with no_grad():
+            expected = model(*[Tensor(p) for p in probes])
+    except Exception as error:
+        raise ExportError(f"{_WHO}: the model fails on a second input ({described}: "
+                          f"{type(error).__name__}: {error}), so the file cannot be checked "
+                          f"against it; with dynamic_batch=True, forward must work for any "
+                          f"batch size (or export with dynamic_batch=False)") from error
     expected = list(expected) if isinstance(expected, (tuple, list)) else [expected]
+    cause = ""
     try:
         got = ReferenceEvaluator(proto).run(None, dict(zip(input_names, probes)))
-        worst = max(_relative_error(e.data, g) for e, g in zip(expected, got))
     except Exception as error:                       # e.g. a constant of the traced shape
-        worst, cause = np.inf, f" ({type(error).__name__}: {error})"
-    else:
-        cause = ""
+        got, cause = [], f" ({type(error).__name__}: {error})"
+    worst = max((_relative_error(e.data, g) for e, g in zip(expected, got)), default=np.inf)
+    for i, (e, g) in enumerate(zip(expected, got)):
+        if e.shape != g.shape:
+            cause = f" (output {i} has shape {g.shape}, the model gives {e.shape})"
     if not worst <= 1e3 * max(np.finfo(e.dtype).eps for e in expected):
         raise ExportError(
-            f"export: the traced graph does not reproduce the model on a second input (the "
-            f"example's values rolled by one place{', one row longer' if dynamic_batch else ''})"
-            f": relative error {worst:.3g}{cause}. Something in forward was computed outside "
-            f"the recorded ops (.data or .numpy(), NumPy functions, a comparison such as x > 0, "
-            f"no_grad, detach, randomness in eval mode), so the file would be wrong; nothing "
-            f"was written")
+            f"{_WHO}: the traced graph does not reproduce the model on a second input "
+            f"({described}): relative error {worst:.3g}{cause}. Something in forward was "
+            f"computed outside the recorded ops (.data or .numpy(), NumPy functions, a "
+            f"comparison such as x > 0, no_grad, detach, randomness in eval mode), so the file "
+            f"would be wrong; nothing was written")
 
 
 def _probe(array: np.ndarray, dynamic_batch: bool) -> np.ndarray:
@@ -199,11 +207,12 @@ def _require_onnx() -> Any:
 
 
 def _checked_path(path: Any) -> str:
+    """``path`` as a str naming a file (not a folder)."""
     if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"export: path must be a str or os.PathLike, got {type(path).__name__}")
+        raise TypeError(f"{_WHO}: path must be a str or os.PathLike, got {type(path).__name__}")
     path = os.fspath(path)
     if not isinstance(path, str) or not path or os.path.isdir(path):
-        raise ValueError(f"export: path must name a file to write, got {path!r}")
+        raise ValueError(f"{_WHO}: path must name a file to write, got {path!r}")
     return path
 
 
@@ -211,15 +220,15 @@ def _example_arrays(example: Any) -> List[np.ndarray]:
     """The example input(s) as floating ndarrays."""
     items = list(example) if isinstance(example, tuple) else [example]
     if not items:
-        raise ValueError("export: example_input is an empty tuple")
+        raise ValueError(f"{_WHO}: example_input is an empty tuple")
     arrays = []
     for item in items:
         try:
             array = item.data if isinstance(item, Tensor) else np.asarray(item)
         except ValueError as error:                  # a ragged list
-            raise ValueError(f"export: example_input is not an array: {error}") from None
+            raise ValueError(f"{_WHO}: example_input is not an array: {error}") from None
         if array.dtype.kind != "f":
-            raise TypeError(f"export: example_input must be floating (the dtype the model "
+            raise TypeError(f"{_WHO}: example_input must be floating (the dtype the model "
                             f"takes, e.g. float32), got dtype {array.dtype}")
         arrays.append(array)
     return arrays
@@ -230,21 +239,22 @@ def _names(names: Any, what: str, count: int) -> List[str]:
     names = [names] if isinstance(names, str) else names
     if not isinstance(names, (tuple, list)) or \
             not all(isinstance(n, str) and n for n in names):
-        raise TypeError(f"export: {what} must be a tuple of non-empty strings, got {names!r}")
+        raise TypeError(f"{_WHO}: {what} must be a tuple of non-empty strings, got {names!r}")
     if len(names) != count:
-        raise ValueError(f"export: {what} has {len(names)} name(s) for {count} "
+        raise ValueError(f"{_WHO}: {what} has {len(names)} name(s) for {count} "
                          f"{what.split('_')[0]}(s): {list(names)}")
     if len(set(names)) != len(names):
-        raise ValueError(f"export: {what} repeats a name: {list(names)}")
+        raise ValueError(f"{_WHO}: {what} repeats a name: {list(names)}")
     return list(names)
 
 
 def _checked_opset(opset: Any, newest: int) -> int:
+    """``opset`` as an int in [MIN_OPSET, newest], DEFAULT_OPSET for None."""
     if opset is None:
         return min(DEFAULT_OPSET, newest)
     if isinstance(opset, bool) or not isinstance(opset, (int, np.integer)):
-        raise TypeError(f"export: opset must be an int, got {opset!r}")
+        raise TypeError(f"{_WHO}: opset must be an int, got {opset!r}")
     if not MIN_OPSET <= opset <= newest:
-        raise ValueError(f"export: opset must be in [{MIN_OPSET}, {newest}] (the installed onnx "
+        raise ValueError(f"{_WHO}: opset must be in [{MIN_OPSET}, {newest}] (the installed onnx "
                          f"knows opsets up to {newest}), got {opset}")
     return int(opset)

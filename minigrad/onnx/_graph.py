@@ -111,6 +111,7 @@ class GraphBuilder:
         self._names: Dict[int, str] = {}           # id(tensor) -> ONNX name
         self._batch: Dict[int, Optional[int]] = {}  # id(tensor) -> its batch axis
         self._taken: set = set()
+        self._constants: set = set()               # id(tensor) of those held as initializers
         self._counts: Counter = Counter()
         self._path = ""                            # module path of the op being written
 
@@ -172,8 +173,13 @@ class GraphBuilder:
             path, self._path = self._path, ""
             name = self.constant(tensor.data, hint)
             self._path = path
-            self.bind(tensor, name, None)
+            self._names[id(tensor)] = name
+            self._constants.add(id(tensor))
         return name
+
+    def is_computed(self, tensor: Any) -> bool:
+        """Whether ``tensor`` is an input of the graph or computed in it (not a constant)."""
+        return id(tensor) in self._names and id(tensor) not in self._constants
 
     def add_op(self, fn: Any, out: Optional[str]) -> None:
         """Write one recorded op through its mapping; its output becomes ``out`` (or a fresh
@@ -222,6 +228,12 @@ def build_model(inputs: Sequence[Any], outputs: Sequence[Any], input_names: Sequ
         wanted.setdefault(id(tensor), name)
     for fn in ops_in_order(outputs, inputs):
         builder.add_op(fn, wanted.get(id(fn.output)))
+    for i, tensor in enumerate(outputs):
+        if not builder.is_computed(tensor):
+            raise ExportError(f"minigrad.onnx.export: output {i} of shape {tensor.shape} does "
+                              "not depend on the input through recorded ops (something on the "
+                              "way was computed with .data, NumPy, a comparison, under no_grad "
+                              "or detached)")
     for tensor, name in zip(outputs, output_names):
         if builder.value(tensor) != name:              # an input, a constant, a repeated output
             builder.node("Identity", [builder.value(tensor)], name)

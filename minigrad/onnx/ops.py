@@ -70,9 +70,10 @@ def broadcast_batch(fn: Any, axes: Axes) -> Optional[int]:
     for t, axis in zip(fn.inputs, axes):
         own = position - (out_ndim - t.ndim)
         if axis is None and own >= 0 and t.shape[own] != 1:
-            raise BatchAxisError(f"{fn.name}: an operand of shape {t.shape} that does not depend "
-                                 f"on the input has {t.shape[own]} entries along the batch axis, "
-                                 "so the result holds for that batch size only")
+            raise BatchAxisError(f"{fn.name}: an operand of shape {t.shape} not computed from "
+                                 f"the input by recorded ops (a constant, or made with .data, "
+                                 f"NumPy or a comparison) has {t.shape[own]} entries along the "
+                                 f"batch axis, so the result holds for that batch size only")
     return position
 
 
