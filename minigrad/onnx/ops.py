@@ -188,7 +188,9 @@ def leaky_relu(g: Any, fn: Any, inputs: List[str], out: str) -> None:
 
 
 def batch_normalization(g: Any, fn: Any, inputs: List[str], out: str) -> None:
-    """BatchNorm in evaluation: BatchNormalization with the running statistics."""
+    """BatchNorm in evaluation: BatchNormalization with the running statistics. Its epsilon is
+    a float32 attribute, so when float32 does not hold ε exactly in the model's dtype (1e-5 in
+    float64), the running variance is stored as σ² + ε, summed as minigrad does, with ε = 0."""
     if fn.training:
         raise NotExportable(f"{fn.name}: normalises with the batch's own statistics (training "
                             "mode, or a BatchNorm without running statistics), which ONNX's "
@@ -199,9 +201,13 @@ def batch_normalization(g: Any, fn: Any, inputs: List[str], out: str) -> None:
     scale, bias = inputs[1:] if len(inputs) == 3 else (
         g.constant(np.ones(channels, dtype), "weight"), g.constant(np.zeros(channels, dtype),
                                                                    "bias"))
+    var, eps = np.array(fn.var, dtype), fn.eps
+    if float(np.float32(eps)) != float(dtype.type(eps)):
+        var, eps = var + dtype.type(eps), 0.0
     mean = g.constant(np.array(fn.mean, dtype), "running_mean")
-    var = g.constant(np.array(fn.var, dtype), "running_var")
-    g.node("BatchNormalization", [inputs[0], scale, bias, mean, var], out, epsilon=float(fn.eps))
+    var_name = g.constant(var, "running_var" if eps else "running_var_plus_eps")
+    g.node("BatchNormalization", [inputs[0], scale, bias, mean, var_name], out,
+           epsilon=float(eps))
 
 
 def dropout(g: Any, fn: Any, inputs: List[str], out: str) -> None:
