@@ -60,11 +60,12 @@ class CreationSites:
                 if isinstance(owner, Module):
                     module = (self._module_names.get(id(owner)), type(owner).__name__)
             frame = frame.f_back
-        self.sites[fn] = where or "an unknown place"
+        site = where or "an unknown place"
         if module is not None:
             path, kind = module
-            self.sites[fn] += f", in module {path!r} ({kind})" if path else f", in {kind}"
+            site += f", in module {path!r} ({kind})" if path else f", in {kind}"
             self.paths[fn] = path or ""
+        self.sites[fn] = site
 
     def describe(self, fn: Any) -> str:
         """'created at file:line in function, in module 'name' (Type)' for messages."""
