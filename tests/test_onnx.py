@@ -99,9 +99,14 @@ def test_mlp_round_trip(tmp_path, dtype, batchnorm, dropout, activation):
                    dropout=dropout, dtype=dtype)
     trained_a_little(model, (8,), dtype)
     model.train()                                  # export from training mode
+    state = model.state_dict()
+    rng_state = mg.random.default_rng().bit_generator.state
     path = tmp_path / "mlp.onnx"
     proto = export(model, np.ones((4, 8), dtype), path)
     assert all(m.training for m in model.modules())     # modes restored
+    for name, value in model.state_dict().items():      # running statistics untouched
+        np.testing.assert_array_equal(value, state[name])
+    assert mg.random.default_rng().bit_generator.state == rng_state   # no dropout mask drawn
     ops = [node.op_type for node in proto.graph.node]
     assert ops.count("Gemm") == 3
     assert ops.count("BatchNormalization") == (2 if batchnorm else 0)
@@ -402,12 +407,22 @@ def test_bad_arguments_are_clear_errors(tmp_path, kwargs, error, words):
                **arguments)
 
 
-def test_without_onnx_the_error_says_how_to_install_it(tmp_path, monkeypatch):
+def test_without_onnx_the_error_says_how_to_install_it(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "onnx", None)          # `import onnx` now fails
-    with pytest.raises(ImportError, match=re.escape('pip install "minigrad[onnx]"')):
+    hint = re.escape('pip install "minigrad[onnx]"')
+    with pytest.raises(ImportError, match=hint):
         export(nn.Linear(2, 2), np.ones((1, 2), np.float32), tmp_path / "m.onnx")
     assert main(["train", "--epochs", "1", "--export", str(tmp_path / "m.onnx")]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""                               # refused before training
+    assert re.search(f"^minigrad train: error: --export: .*{hint}", captured.err)
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_export_to_a_folder_is_refused_before_training(tmp_path, capsys):
+    assert main(["train", "--export", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert "is a folder, not a file" in captured.err and captured.out == ""
 
 
 def test_the_package_is_reached_by_absolute_import():
