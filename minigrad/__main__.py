@@ -438,7 +438,7 @@ def _interrupted(snapshot: Tuple[dict, dict, dict, int], model: Any, optimizer: 
 
 def _plot_notice(written: Optional[str]) -> str:
     if written is None:
-        return "training.png skipped: matplotlib is not installed (pip install minigrad[plot])"
+        return 'training.png skipped: matplotlib is not installed (pip install "minigrad[plot]")'
     return f"wrote {written}"
 
 

@@ -23,6 +23,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 
 import numpy as np
 
+from ._display import elide, html_table, text_table
 from .autograd import no_grad
 from .data.loader import DataLoader
 from .tensor import Tensor
@@ -46,6 +47,32 @@ class History:
 
     def __len__(self) -> int:
         return len(self.train_loss)
+
+    # -- display: a table per epoch (the dataclass repr stays for debugging) ------------------
+    def _table(self) -> Tuple[Tuple[str, ...], List[Tuple[str, ...]]]:
+        """The header and one row per epoch (the first and last 10 of a long run)."""
+        header = ("epoch", "train loss", "train acc") + (("val acc",) if self.val_acc else ()) \
+            + ("seconds",)
+        rows = []
+        for i in range(len(self)):
+            val = (f"{self.val_acc[i]:.4f}" if i < len(self.val_acc) else "",) \
+                if self.val_acc else ()
+            rows.append((str(i + 1), f"{self.train_loss[i]:.4f}", f"{self.train_acc[i]:.4f}",
+                         *val, f"{self.epoch_time[i]:.2f}"))
+        return header, elide(rows, keep=10)
+
+    def __str__(self) -> str:
+        if not len(self):
+            return "History: no epochs yet"
+        header, rows = self._table()
+        return f"History: {len(self)} epochs\n" + text_table(header, rows)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+    def _repr_html_(self) -> str:
+        header, rows = self._table()
+        return html_table(header, rows, caption=f"History: {len(self)} epochs")
 
     def as_dict(self) -> Dict[str, List[float]]:
         """The records as plain lists (what ``history.json`` holds)."""
@@ -627,8 +654,8 @@ def blas_threads(n: int) -> Any:
     """A context limiting NumPy's BLAS to ``n`` threads while training small networks.
 
     For matrices this small (tens of rows), extra BLAS threads mostly wait on each other,
-    badly so on a busy machine. Uses threadpoolctl when it is installed (``pip install
-    threadpoolctl``); without it this does nothing.
+    badly so on a busy machine. Uses threadpoolctl, a dependency of minigrad (were it missing
+    anyway, this would do nothing).
     """
     try:
         from threadpoolctl import threadpool_limits
