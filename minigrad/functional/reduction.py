@@ -138,6 +138,8 @@ class Softmax(Function):
 
     def forward(self, x: np.ndarray, axis: int = -1) -> np.ndarray:
         self.axis = axis
+        if x.shape[axis] == 0:
+            return _nothing_to_normalise(x)
         e = _exp_shifted(x, x.max(axis=axis, keepdims=True))
         e /= e.sum(axis=axis, keepdims=True)
         return e
@@ -152,6 +154,8 @@ class LogSoftmax(Function):
 
     def forward(self, x: np.ndarray, axis: int = -1) -> np.ndarray:
         self.axis = axis
+        if x.shape[axis] == 0:
+            return _nothing_to_normalise(x)
         with np.errstate(over="ignore"):    # x − max below −max float is −inf: exp gives 0
             shifted = x - x.max(axis=axis, keepdims=True)
         return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
@@ -159,6 +163,12 @@ class LogSoftmax(Function):
     def backward(self, gy: Tensor) -> Tensor:
         softmax_x = self.output.exp()
         return gy - softmax_x * gy.sum(self.axis, keepdims=True)   # gy - softmax · Σ gy
+
+
+def _nothing_to_normalise(x: np.ndarray) -> np.ndarray:
+    """The softmax family along an axis of length 0: an empty array of x's shape, in the dtype
+    the exponential gives (as PyTorch); its backward is empty as well."""
+    return np.exp(x)
 
 
 def _exp_shifted(x: np.ndarray, m: np.ndarray) -> np.ndarray:

@@ -116,11 +116,13 @@ def _is_basic(index: Any) -> bool:
 
 
 def _plain_index(index: Any) -> Any:
-    """An index with Tensors and lists turned into ndarrays, as NumPy expects."""
+    """An index with Tensors and lists turned into ndarrays, as NumPy expects; a Tensor's values
+    are copied, so the backward scatters to the places read even if the Tensor is later
+    written in place."""
     if type(index) is tuple:
         return tuple(_plain_index(p) for p in index)
     if isinstance(index, Tensor):
-        return index.data
+        return index.data.copy()
     if isinstance(index, list):
         try:
             array = np.asarray(index)
