@@ -214,10 +214,8 @@ def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002  (to
     hi = None if max is None else _bound(max, "max")
     if lo is not None and hi is not None and np.any(lo > hi):
         raise ValueError(f"clip: min ({min}) is greater than max ({max})")
-    bounds = [given if isinstance(given, Tensor) else value      # Tensors stay inputs: the
-              for given, value in ((min, lo), (max, hi))         # engine checks them for
-              if given is not None]                              # in-place writes
-    return Clip.apply(x, *bounds, lower=min is not None)
+    bounds = [bound for bound in (min, max) if bound is not None]   # inputs, so the engine
+    return Clip.apply(x, *bounds, lower=min is not None)            # sees writes to them
 
 
 def _bound(bound: Any, name: str) -> np.ndarray:
