@@ -230,6 +230,13 @@ def test_clip_with_float32_x_and_a_float64_tensor_bound_that_requires_grad():
     np.testing.assert_array_equal(hi.grad.data, [0.0, 3.0])
 
 
+def test_clip_of_an_integer_tensor_by_integer_numbers_keeps_its_dtype_as_torch_clamp():
+    x = mg.tensor(np.array([1, 5, 9], dtype=np.int32))
+    y = F.clip(x, 2, 6)
+    assert y.dtype == np.int32
+    np.testing.assert_array_equal(y.data, [2, 5, 6])
+
+
 def test_where_with_a_tensor_condition_keeps_float32_and_gives_the_condition_no_gradient():
     a = leaf(np.array([0.5, 1.5], dtype=np.float32))
     cond = mg.tensor([True, False])
