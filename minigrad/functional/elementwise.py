@@ -206,7 +206,8 @@ def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002  (to
     Either bound may be None; a bound is a real number, or a Tensor or array of real numbers
     that broadcasts against x (the result takes the broadcast shape). A bound that is a Tensor
     requiring grad gets ``dy/dlo = [x < lo]``, ``dy/dhi = [x > hi]``; x gets
-    ``[lo ≤ x ≤ hi]``, as torch.clamp.
+    ``[lo ≤ x ≤ hi]``, as torch.clamp (except at lo = hi > x, where torch.clamp gives neither
+    bound a gradient).
     """
     if min is None and max is None:
         raise ValueError("clip: at least one of min and max must be given")
