@@ -78,9 +78,10 @@ def broadcast_batch(fn: Any, axes: Axes) -> Optional[int]:
 
 
 def rows_batch(fn: Any, axes: Axes) -> Optional[int]:
-    """Affine works on rows: the batch axis must be axis 0 of x (the others are flattened)."""
+    """Affine works on rows: the batch axis must be axis 0 of x (the others are flattened); a
+    1-D x is one sample, all features."""
     axis = follows_first_input(fn, axes)
-    if axis not in (None, 0):
+    if axis not in (None, 0) or (axis == 0 and fn.inputs[0].ndim == 1):
         raise BatchAxisError(f"{fn.name}: the batch axis is axis {axis} of its input of shape "
                              f"{fn.inputs[0].shape}, which it flattens into the features")
     return axis
@@ -167,8 +168,15 @@ def along_axis(op_type: str) -> Emit:
 
 
 def gemm(g: Any, fn: Any, inputs: List[str], out: str) -> None:
-    """Affine: y = x W + b is Gemm(x, W, b); x of more than 2 axes is flattened to rows."""
+    """Affine: y = x W + b is Gemm(x, W, b); x of more than 2 axes is flattened to rows, and
+    one 1-D sample is MatMul(x, W) (+ b), as Gemm takes matrices only."""
     x = inputs[0]
+    if fn.inputs[0].ndim == 1:
+        if len(inputs) == 2:
+            g.node("MatMul", inputs, out)
+        else:
+            g.node("Add", [g.node("MatMul", inputs[:2]), inputs[2]], out)
+        return
     if fn.inputs[0].ndim != 2:
         x = g.node("Flatten", [x], axis=1)
     g.node("Gemm", [x, *inputs[1:]], out)
