@@ -327,3 +327,14 @@ def test_getitem_whose_tensor_index_is_written_after_use_keeps_the_original_inde
     _write_after_use(index, lambda t: t.fill_(2))
     y.backward(gradient=np.array([0.5, 0.25]))
     np.testing.assert_array_equal(x.grad.data, [0.75, 0.0, 0.0])    # x[[0, 0]], as recorded
+
+
+def test_recorded_clamp_by_a_bound_that_requires_grad_gives_the_bound_its_gradient():
+    x = mg.tensor([0.1, 2.0], requires_grad=True)
+    lo = mg.tensor([0.5, 0.5], requires_grad=True)
+    h = x * 1.0
+    h.clamp_(min=lo)                          # recorded: differentiable in x and in lo
+    np.testing.assert_array_equal(h.data, [0.5, 2.0])
+    h.backward(np.array([3.0, 5.0]))
+    np.testing.assert_array_equal(x.grad.data, [0.0, 5.0])     # dy/dx = [x ≥ lo]
+    np.testing.assert_array_equal(lo.grad.data, [3.0, 0.0])    # dy/dlo = [x < lo]
