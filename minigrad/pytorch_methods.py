@@ -172,6 +172,13 @@ def _extreme(x: Any, op: str, dim: Any, keepdim: Any, axis: Any, keepdims: Any) 
     return F.extreme_along(x, dim, keep, op)
 
 
+def _logical(x: Any, reduce: Any, op: str, dim: Any, keepdim: Any, axis: Any,
+             keepdims: Any) -> Any:
+    """``any`` / ``all`` (``reduce`` = np.any / np.all) as a boolean tensor."""
+    axis, keep = _axis_and_keep(op, dim, keepdim, axis, keepdims)
+    return type(x)(reduce(x.data, axis=axis, keepdims=keep))
+
+
 class TorchStyleMethods:
     """PyTorch's method names and keywords on ``Tensor`` (see the module docstring)."""
 
@@ -353,14 +360,12 @@ class TorchStyleMethods:
     def any(self, dim: Any = UNSET, keepdim: Any = UNSET, *, axis: Any = UNSET,
             keepdims: Any = UNSET) -> Any:
         """Whether any element (along ``dim``) is nonzero: a boolean tensor."""
-        axis, keep = _axis_and_keep("any", dim, keepdim, axis, keepdims)
-        return type(self)(np.any(self.data, axis=axis, keepdims=keep))
+        return _logical(self, np.any, "any", dim, keepdim, axis, keepdims)
 
     def all(self, dim: Any = UNSET, keepdim: Any = UNSET, *, axis: Any = UNSET,
             keepdims: Any = UNSET) -> Any:
         """Whether every element (along ``dim``) is nonzero: a boolean tensor."""
-        axis, keep = _axis_and_keep("all", dim, keepdim, axis, keepdims)
-        return type(self)(np.all(self.data, axis=axis, keepdims=keep))
+        return _logical(self, np.all, "all", dim, keepdim, axis, keepdims)
 
     def softmax(self, dim: Any = UNSET, *, axis: Any = UNSET) -> Any:
         """exp(x) / Σ exp(x) along ``dim`` (``axis``; the last one by default)."""

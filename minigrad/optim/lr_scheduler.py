@@ -38,7 +38,32 @@ def _check_milestones(owner: str, key: str, value: Any, low: int) -> List[int]:
     return sorted(_check_int(owner, key, epoch, low) for epoch in value)
 
 
-class LRScheduler:
+class _Scheduler:
+    """What every scheduler shares: ``get_last_lr()``, ``state_dict()`` and the key check of
+    ``load_state_dict``."""
+
+    optimizer: Optimizer
+    _last_lr: List[float]
+
+    def get_last_lr(self) -> List[float]:
+        """The learning rates set by the last ``step()``."""
+        return list(self._last_lr)
+
+    def state_dict(self) -> Dict[str, Any]:
+        """The scheduler's counters and settings (everything but the optimizer)."""
+        return {key: (list(value) if isinstance(value, list) else value)
+                for key, value in vars(self).items() if key != "optimizer"}
+
+    def _check_keys(self, state_dict: Any) -> None:
+        """ValueError unless ``state_dict`` is a dict with exactly this scheduler's keys."""
+        expected = set(vars(self)) - {"optimizer"}
+        if not isinstance(state_dict, dict) or set(state_dict) != expected:
+            got = sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict)
+            raise ValueError(f"{type(self).__name__}.load_state_dict: expected keys "
+                             f"{sorted(expected)}, got {got}")
+
+
+class LRScheduler(_Scheduler):
     """Base class: counts epochs in ``last_epoch`` and sets each group's ``lr`` on ``step()``.
 
     Parameters
@@ -95,15 +120,6 @@ class LRScheduler:
                 group["lr"] = lr
         self._last_lr = [group["lr"] for group in groups]
 
-    def get_last_lr(self) -> List[float]:
-        """The learning rates set by the last ``step()``."""
-        return list(self._last_lr)
-
-    def state_dict(self) -> Dict[str, Any]:
-        """The scheduler's counters and settings (everything but the optimizer)."""
-        return {key: (list(value) if isinstance(value, list) else value)
-                for key, value in vars(self).items() if key != "optimizer"}
-
     def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
         """Restore a ``state_dict()`` of a scheduler of the same kind.
 
@@ -111,11 +127,7 @@ class LRScheduler:
         a later ``step()`` cannot divide by zero); a bad one is a ValueError and nothing is
         changed.
         """
-        expected = set(vars(self)) - {"optimizer"}
-        if not isinstance(state_dict, dict) or set(state_dict) != expected:
-            got = sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict)
-            raise ValueError(f"{type(self).__name__}.load_state_dict: expected keys "
-                             f"{sorted(expected)}, got {got}")
+        self._check_keys(state_dict)
         for key, value in self._checked_state(state_dict).items():
             setattr(self, key, list(value) if isinstance(value, (list, tuple)) else value)
 
@@ -284,7 +296,7 @@ class ExponentialLR(LRScheduler):
         return [group["lr"] * factor for group in self.optimizer.param_groups]
 
 
-class ReduceLROnPlateau:
+class ReduceLROnPlateau(_Scheduler):
     r"""Multiply the learning rate by ``factor`` once a metric has stopped improving for more
     than ``patience`` epochs, as PyTorch's; call ``step(metric)`` once per epoch.
 
@@ -394,23 +406,10 @@ class ReduceLROnPlateau:
             if group["lr"] - new_lr > self.eps:
                 group["lr"] = new_lr
 
-    def get_last_lr(self) -> List[float]:
-        """The learning rates after the last ``step()``."""
-        return list(self._last_lr)
-
-    def state_dict(self) -> Dict[str, Any]:
-        """The counters and settings (everything but the optimizer)."""
-        return {key: (list(value) if isinstance(value, list) else value)
-                for key, value in vars(self).items() if key != "optimizer"}
-
     def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
         """Restore a ``state_dict()``: the settings are validated by the constructor's rules
         (a bad value is a ValueError and nothing changes), then the counters are restored."""
-        expected = set(vars(self)) - {"optimizer"}
-        if not isinstance(state_dict, dict) or set(state_dict) != expected:
-            got = sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict)
-            raise ValueError(f"{type(self).__name__}.load_state_dict: expected keys "
-                             f"{sorted(expected)}, got {got}")
+        self._check_keys(state_dict)
         settings = ("mode", "factor", "patience", "threshold", "threshold_mode", "cooldown",
                     "eps")
         fresh = type(self)(self.optimizer, min_lr=state_dict["min_lrs"],
