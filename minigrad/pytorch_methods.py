@@ -74,6 +74,9 @@ class SizeInt(int):
         result.shape = shape
         return result
 
+    def __reduce__(self) -> tuple:
+        return int, (int(self),)                          # copied or pickled: a plain int
+
     def __call__(self, dim: Optional[int] = None) -> Any:
         if dim is None:
             return self.shape

@@ -1,7 +1,9 @@
 """PyTorch's spellings in minigrad (pytorch_methods, pytorch_api, the new losses, modules, init
 and loaders): gradients by central differences on hypothesis-drawn data, forward against NumPy,
 against PyTorch when installed, and every ambiguous or unsupported call refused by name."""
+import copy
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -189,6 +191,7 @@ def test_size_is_both_an_int_and_a_method():
     assert x.size == 6 and x.size * 2 == 12 and isinstance(x.size, int)
     assert x.size() == (2, 3) and x.size(0) == 2 and x.size(-1) == 3
     assert np.zeros(x.size).shape == (6,) and f"{x.size}" == "6"
+    assert copy.deepcopy(x.size) == 6 and type(pickle.loads(pickle.dumps(x.size))) is int
 
 
 @given(case=array_and_dim(), data=st.data())
