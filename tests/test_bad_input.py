@@ -88,6 +88,11 @@ FUNCTIONAL = {
     "batch_norm": (lambda v: F.batch_norm(v, None, None, training=True), "batch_norm"),
     "dropout": (lambda v: F.dropout(v, 0.5), "dropout"),
     "leaky_relu": (lambda v: F.leaky_relu(v), "leaky_relu"),
+    "argmax": (lambda v: F.argmax(v, axis=1), "argmax"),
+    "argmin": (lambda v: F.argmin(v), "argmin"),
+    "clone": (lambda v: F.clone(v), "clone"),
+    "cross_entropy": (lambda v: F.cross_entropy(v, np.array([0, 1])), "cross_entropy"),
+    "mse_loss": (lambda v: F.mse_loss(v, _x(2, 3)), "mse_loss"),
 }
 
 
@@ -110,7 +115,7 @@ SHAPE_ERRORS = {
     "matmul 0-d": (lambda: _x(2, 3) @ mg.tensor(2.0), "matmul", "()"),
     "reshape size": (lambda: _x(2, 3).reshape(5), "reshape", "(5,)"),
     "reshape None": (lambda: _x(2, 3).reshape(None), "reshape", "None"),
-    "transpose axes": (lambda: _x(2, 3).transpose(0, 0), "transpose", "(0, 0)"),
+    "transpose axes": (lambda: _x(2, 3).transpose((0, 0)), "transpose", "(0, 0)"),
     "sum axis": (lambda: _x(2, 3).sum(axis=5), "sum", "axis 5"),
     "sum axis type": (lambda: _x(2, 3).sum(axis=1.5), "sum", "1.5"),
     "mean repeated": (lambda: _x(2, 3).mean(axis=(0, 0)), "mean", "repeated"),

@@ -68,7 +68,7 @@ def init_weight(weight: Tensor, init: Union[str, float], layer: str) -> None:
         if name in ("he", "relu"):
             nn_init.he_normal_(weight)
         elif name in ("xavier", "sigmoid"):
-            nn_init.xavier_normal_(weight)
+            nn_init.lecun_normal_(weight)
         else:
             raise ValueError(f"{layer}: init must be 'he', 'xavier' or a float std, got {init!r}")
     elif isinstance(init, (int, float, np.floating, np.integer)) and \
