@@ -8,8 +8,8 @@ positions its window covered (overlapping windows add up) and drops the padding.
 
 Here the rows are a strided *view* of the padded input (no Python loop over positions; one copy
 when the matrix product needs them contiguous), and col2im loops over the kH·kW offsets of a
-window, adding a strided slice each time, as the book's does; windows that do not overlap
-(stride = kernel, the usual pooling) are put back with one reshape instead.
+window, adding a strided slice each time, as the book's does. Pooling works on the kH·kW
+offset views directly, elementwise (see docs/conv.md for why and what it measured).
 
 Layouts follow PyTorch (and the book): x is (N, C, H, W), a convolution weight is
 (out_channels, in_channels, kH, kW) (the book's (FN, C, FH, FW)), the output is
@@ -103,7 +103,11 @@ def im2col(x: np.ndarray, kernel: IntOrPair, stride: IntOrPair = 1,
     """The book's im2col: one row per window position, (N·OH·OW, C·kH·kW), rows in (n, i, j)
     order and each row in (c, p, q) order, so ``conv = im2col(x) @ W.reshape(FN, -1).T``."""
     kernel, stride = as_pair(kernel, "kernel_size", "im2col"), as_pair(stride, "stride", "im2col")
-    view = windows(x, kernel, stride, as_pair(padding, "padding", "im2col", 0))
+    return _rows(windows(x, kernel, stride, as_pair(padding, "padding", "im2col", 0)))
+
+
+def _rows(view: np.ndarray) -> np.ndarray:
+    """The window view (N, C, OH, OW, kH, kW) as im2col rows (N·OH·OW, C·kH·kW) (a copy)."""
     n, c, oh, ow, kh, kw = view.shape
     return view.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * kh * kw)
 
@@ -178,10 +182,9 @@ class Conv2d(Function):
         self.stride, self.padding = stride, padding
         filters = weight.shape[0]
         flat_weight = weight.reshape(filters, math.prod(weight.shape[1:]))
-        n = x.shape[0]
         view = windows(x, weight.shape[2:], stride, padding)
-        oh, ow = view.shape[2:4]
-        col = view.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, flat_weight.shape[1])
+        n, _, oh, ow = view.shape[:4]
+        col = _rows(view)                                        # im2col
         y = col @ flat_weight.T                                  # (N·OH·OW, FN)
         if bias is not None:
             y += bias
@@ -192,11 +195,11 @@ class Conv2d(Function):
         col, flat_weight = self.saved_tensors
         x, weight = self.inputs[0], self.inputs[1]
         filters = weight.shape[0]
-        gy_rows = gy.data.transpose(0, 2, 3, 1).reshape(-1, filters)  # (N·OH·OW, FN)
+        n, _, oh, ow = gy.shape
+        gy_rows = gy.data.transpose(0, 2, 3, 1).reshape(n * oh * ow, filters)
         needs = self.needs_input_grad
         gx = gw = gb = None
         if needs[0]:
-            n, oh, ow = gy.shape[0], gy.shape[2], gy.shape[3]
             g_col = gy_rows @ flat_weight                        # dcol = dy · W
             g_windows = g_col.reshape(n, oh, ow, x.shape[1], *weight.shape[2:])
             gx = Tensor(add_windows(g_windows.transpose(0, 3, 1, 2, 4, 5), x.shape,
