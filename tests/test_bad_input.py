@@ -88,6 +88,9 @@ FUNCTIONAL = {
     "batch_norm": (lambda v: F.batch_norm(v, None, None, training=True), "batch_norm"),
     "dropout": (lambda v: F.dropout(v, 0.5), "dropout"),
     "leaky_relu": (lambda v: F.leaky_relu(v), "leaky_relu"),
+    "conv2d": (lambda v: F.conv2d(v, _x(2, 3, 1, 1)), "conv2d"),
+    "max_pool2d": (lambda v: F.max_pool2d(v, 2), "max_pool2d"),
+    "avg_pool2d": (lambda v: F.avg_pool2d(v, 2), "avg_pool2d"),
 }
 
 
@@ -195,6 +198,9 @@ LAYERS = {
     "Tanh": nn.Tanh,
     "LeakyReLU": nn.LeakyReLU,
     "Dropout": nn.Dropout,
+    "Conv2d": lambda: nn.Conv2d(3, 2, 1),
+    "MaxPool2d": lambda: nn.MaxPool2d(1),
+    "AvgPool2d": lambda: nn.AvgPool2d(1),
 }
 BAD_LAYER_INPUTS = dict(NOT_DATA, int=np.ones((4, 3), int), bool=np.ones((4, 3), bool))
 
