@@ -332,6 +332,15 @@ def image_shape(n_features: int) -> Tuple[int, int, int]:
     return (1, side, side)
 
 
+def _architecture(config: Dict[str, Any], n_features: int, n_classes: int) -> str:
+    """'MLP 64-256-10' or 'SimpleConvNet 1x8x8-conv30x3x3-pool2-256-10', for the run's header."""
+    if config["model"] == "cnn":
+        image = "x".join(map(str, image_shape(n_features)))
+        conv = "conv{filter_num}x{filter_size}x{filter_size}".format(**CNN_SETTINGS)
+        return f"SimpleConvNet {image}-{conv}-pool2-{config['hidden'][0]}-{n_classes}"
+    return "MLP " + "-".join(str(n) for n in [n_features, *config["hidden"], n_classes])
+
+
 def train_command(config: Dict[str, Any], out: Optional[str] = None,
                   resume: Optional[str] = None, data_root: str = "~/.cache/minigrad",
                   progress: bool = True) -> int:
@@ -345,15 +354,9 @@ def train_command(config: Dict[str, Any], out: Optional[str] = None,
     history = History()
     if resume is not None:
         history = load_checkpoint(resume, model, optimizer)
-    sizes = "-".join(str(n) for n in [x_train.shape[1], *config["hidden"], n_classes])
     print(f"{config['dataset']}: {len(x_train)} training and {len(x_test)} test samples of "
           f"{x_train.shape[1]} features ('val acc' is the test split's, for monitoring only)")
-    if config["model"] == "cnn":
-        sizes = "x".join(map(str, image_shape(x_train.shape[1]))) + \
-            "-conv{filter_num}x{filter_size}x{filter_size}-pool2-".format(**CNN_SETTINGS) + \
-            f"{config['hidden'][0]}-{n_classes}"
-    print(f"{'SimpleConvNet' if config['model'] == 'cnn' else 'MLP'} {sizes} "
-          f"({config['activation']}, init {config['init']}"
+    print(f"{_architecture(config, x_train.shape[1], n_classes)} ({config['activation']}, init {config['init']}"
           f"{', batchnorm' if config['batchnorm'] else ''}"
           f"{', dropout %g' % config['dropout'] if config['dropout'] else ''}), "
           f"{config['optimizer']} lr {config['lr']:g}"
