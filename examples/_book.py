@@ -1,8 +1,11 @@
 """What the chapter-6 examples share: the command line, the data, a step loop, the figure.
 
 Each example is ``python examples/NAME.py OUT_DIR [--quick] [--seed N]``: it prints its
-numbers and, when matplotlib is installed, writes ``OUT_DIR/NAME.png``. ``--quick`` shrinks the
-budget so the test suite runs it in seconds.
+numbers and, when matplotlib is installed, writes ``OUT_DIR/NAME.png`` (and nothing anywhere
+else). ``--quick`` shrinks the budget so the test suite runs it in seconds. Every figure is
+saved at ``DPI`` dots per inch or more and is checked before it is saved: each panel with data
+has a title and axis labels (on it or on a panel it shares the axis with), and named curves
+have a legend.
 """
 import argparse
 import os
@@ -15,6 +18,7 @@ from minigrad.data import DataLoader, load_digits
 from minigrad._files import atomic_write
 from minigrad.train import blas_threads
 
+DPI = 100
 
 def parse_args(doc: str, **extra: Any) -> argparse.Namespace:
     """``out`` (a folder), ``--quick`` and ``--seed``, plus ``extra`` options (name=default)."""
@@ -71,18 +75,48 @@ def plot_losses(ax: Any, curves: Dict[str, List[float]], title: str) -> None:
     ax.legend()
 
 
+def missing_labels(fig: Any) -> List[str]:
+    """What a reader of ``fig`` would miss: a panel with data but no title or axis label (a
+    label on a panel sharing that axis counts), named curves without a legend anywhere."""
+    problems = []
+    panels = [ax for ax in fig.axes if ax.has_data()]
+    for ax in panels:
+        name = repr(ax.get_title()) if ax.get_title() else f"panel {fig.axes.index(ax) + 1}"
+        if not ax.get_title():
+            problems.append(f"{name} has no title")
+        for axis, shared in (("x", ax.get_shared_x_axes()), ("y", ax.get_shared_y_axes())):
+            figure_label = getattr(fig, f"get_sup{axis}label", lambda: "")()   # matplotlib 3.8+
+            labelled = (getattr(a, f"get_{axis}label")() for a in shared.get_siblings(ax))
+            if not figure_label and not any(labelled):
+                problems.append(f"{name} has no {axis} label")
+    named = [line for ax in panels for line in ax.get_lines()
+             if not line.get_label().startswith("_")]
+    if len(named) > 1 and not fig.legends and not any(ax.get_legend() for ax in fig.axes):
+        problems.append(f"{len(named)} named curves but no legend")
+    return problems
+
+
 def figure(out: str, name: str, draw: Callable[[Any], Any]) -> None:
-    """Call ``draw(plt)`` (it returns the figure) and save it as ``out/name.png``, if possible."""
+    """Call ``draw(plt)`` (it returns the figure) and save it as ``out/name.png``, if possible.
+
+    The figure is saved at ``DPI`` (or its own dpi if higher); a ValueError lists what
+    ``missing_labels`` finds, before anything is written."""
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print(f"{name}.png skipped: matplotlib is not installed (pip install minigrad[plot])")
+        print(f'{name}.png skipped: matplotlib is not installed (pip install "minigrad[plot]")')
         return
     fig = draw(plt)
+    problems = missing_labels(fig)
+    if problems:
+        plt.close(fig)
+        more = f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
+        raise ValueError(f"{name}.png: " + "; ".join(problems[:5]) + more)
     path = os.path.join(out, f"{name}.png")
-    atomic_write(path, lambda f: fig.savefig(f, format="png"))
+    dpi = max(DPI, fig.dpi)
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=dpi))
     plt.close(fig)
     print(f"wrote {path}")
 

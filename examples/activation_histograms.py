@@ -1,11 +1,12 @@
 """Histograms of hidden-layer activations for each activation and initialisation (Figs. 6-10..14).
 
 1,000 samples of 100 standard-normal features go forward (no training) through 5 layers of
-100 units without bias. Each row of the figure is one (activation, initial weights) pair and
-shows the histogram of each layer's output. Sigmoid with std 1 saturates at 0 and 1 (vanishing
-gradients), std 0.01 collapses to 0.5 (no expressiveness), Xavier keeps a spread; for ReLU
-(histograms of the positive outputs), std 0.01 and Xavier shrink towards 0 layer by layer while
-He keeps the spread, and std 1 blows up.
+100 units without bias. Each panel of the figure is one (activation, initial weights) pair
+(rows: activations, columns: initialisations) and overlays the histograms of the 5 layers'
+outputs. Sigmoid with std 1 saturates at 0 and 1 (vanishing gradients), std 0.01 collapses to
+0.5 (no expressiveness), Xavier keeps a spread; for ReLU (histograms of the positive outputs on
+a log scale, so that a shrinking spread is a shift to the left), std 0.01 and Xavier shrink
+towards 0 layer by layer while He keeps the spread, and std 1 blows up.
 
     python examples/activation_histograms.py docs/     # writes docs/activation_histograms.png
 """
@@ -31,6 +32,25 @@ def activations(activation, init, x, layers=5):
     return outputs
 
 
+def histogram_panel(ax, activation, outs, colors):
+    """One step histogram per layer: sigmoid on [0, 1], tanh on [-1, 1], ReLU's positive
+    outputs on log-spaced bins (its spread changes by orders of magnitude across layers)."""
+    if activation == "relu":
+        positive = [a[a > 0] for a in outs]
+        present = np.concatenate([p for p in positive if p.size] or [np.ones(1)])
+        low, high = np.percentile(present, [0.5, 99.5])
+        bins = np.geomspace(max(low, 1e-300), max(high, low * 10, 1e-299), 41)
+        ax.set_xscale("log")
+        ax.set_xlabel("positive ReLU output (log scale)")
+    else:
+        positive = [a.ravel() for a in outs]
+        bins = np.linspace(0.0 if activation == "sigmoid" else -1.0, 1.0, 41)
+        ax.set_xlabel(f"{activation} output")
+    for values, color in zip(positive, colors):
+        weights = np.full(values.size, 1.0 / max(values.size, 1))
+        ax.hist(values, bins=bins, weights=weights, histtype="step", color=color, lw=1.5)
+
+
 def main():
     args = _book.parse_args(__doc__)
     mg.manual_seed(args.seed)
@@ -51,26 +71,17 @@ def main():
             print(f"  {activation:<7} {label:<9} " + "  ".join(stats))
 
     def draw(plt):
-        fig, axes = plt.subplots(len(rows), 5, figsize=(7.5, 1.05 * len(rows)), dpi=60,
-                                 sharey="row")
-        for r, ((activation, label), outs) in enumerate(rows.items()):
-            for c, a in enumerate(outs):
-                ax = axes[r, c]
-                if activation == "relu":              # the zeros would dwarf the rest
-                    values = a[a > 0]
-                    span = (0.0, max(1.0, float(np.percentile(values, 99))) if values.size
-                            else 1.0)
-                else:
-                    values, span = a.ravel(), (0.0 if activation == "sigmoid" else -1.0, 1.0)
-                ax.hist(values, bins=30, range=span, color="C0")
-                ax.set_yticks([])
-                ax.tick_params(labelsize=6)
-                if r == 0:
-                    ax.set_title(f"layer {c + 1}", fontsize=8)
-            axes[r, 0].set_ylabel(f"{activation}\n{label}", fontsize=7, rotation=0,
-                                  ha="right", va="center")
-        fig.subplots_adjust(left=0.14, right=0.99, top=0.97, bottom=0.02, hspace=0.35,
-                            wspace=0.08)
+        fig, axes = plt.subplots(len(ACTIVATIONS), len(INITS), figsize=(14, 9.5),
+                                 squeeze=False)
+        colors = plt.get_cmap("viridis")(np.linspace(0, 0.9, 5))
+        for (activation, label), outs in rows.items():
+            ax = axes[list(ACTIVATIONS).index(activation), list(INITS).index(label)]
+            histogram_panel(ax, activation, outs, colors)
+            ax.set_title(f"{activation}, {label}")
+        handles = [plt.Line2D([], [], color=c, lw=1.5) for c in colors]
+        fig.legend(handles, [f"layer {i}" for i in range(1, 6)], loc="upper center", ncol=5)
+        fig.supylabel("share of the layer's outputs per bin")
+        fig.tight_layout(rect=(0, 0, 1, 0.95))
         return fig
     _book.figure(args.out, "activation_histograms", draw)
 

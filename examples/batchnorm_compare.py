@@ -45,7 +45,7 @@ def main():
 
     def draw(plt):
         side = int(np.ceil(np.sqrt(len(curves))))
-        fig, axes = plt.subplots(side, side, figsize=(8, 7), dpi=60, sharex=True, sharey=True,
+        fig, axes = plt.subplots(side, side, figsize=(8, 7), sharex=True, sharey=True,
                                  squeeze=False)
         for ax, (std, with_bn, without) in zip(axes.ravel(), curves):
             ax.plot(range(1, epochs + 1), with_bn, label="BatchNorm", lw=1.5)

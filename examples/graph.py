@@ -2,34 +2,20 @@
 
 Prints the tape (the recorded ops, oldest first), runs backward with ``retain_graph=True`` so
 the graph still exists and every parameter has a gradient, then writes the graph as Graphviz
-DOT text (always) and as PNG and SVG images when the Graphviz ``dot`` program is installed.
+DOT text (always) and as PNG and SVG images when a renderer is installed: Graphviz's ``dot``, or
+``graphviz-pure`` from ``pip install "minigrad[graph]"``.
 
     python examples/graph.py                        # writes mlp_graph.dot (+ .png, .svg)
     python examples/graph.py --out docs/mlp_graph   # another path stem
 """
 import argparse
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 import minigrad as mg
 from minigrad import nn, viz
-
-
-def write_text(path: Path, text: str) -> None:
-    """Write ``text`` atomically: a temporary file in the same folder, then a rename."""
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.chmod(temp, 0o644)                                    # mkstemp makes it private
-    try:
-        with os.fdopen(handle, "w") as file:
-            file.write(text)
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
+from minigrad._files import atomic_write
 
 
 def main() -> None:
@@ -52,11 +38,12 @@ def main() -> None:
     loss.backward(retain_graph=True)                         # keep the graph to draw it
 
     dot_path = stem.with_suffix(".dot")
-    write_text(dot_path, viz.to_dot(loss, names=names))
+    text = viz.to_dot(loss, names=names)
+    atomic_write(str(dot_path), lambda file: file.write(text.encode("utf-8")))
     print(f"\nwrote {dot_path}")
-    if shutil.which("dot") is None:
-        print("Graphviz `dot` is not installed: render the .dot file with any Graphviz viewer, "
-              "or install Graphviz (e.g. apt-get install graphviz) for PNG/SVG")
+    if viz.renderer() is None:
+        print('No renderer is installed: render the .dot file with any Graphviz viewer, or '
+              'pip install "minigrad[graph]" (or install Graphviz) for PNG/SVG')
         return
     for suffix in (".png", ".svg"):
         print(f"wrote {viz.draw(loss, stem.with_suffix(suffix), names=names)}")

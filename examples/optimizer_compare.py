@@ -53,7 +53,7 @@ def main():
         results["MNIST"] = compare("MNIST", mnist, 20 if args.quick else 2000, args.seed)
 
     def draw(plt):
-        fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 3.6), dpi=70,
+        fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 3.6),
                                  squeeze=False)
         for ax, (name, curves) in zip(axes[0], results.items()):
             _book.plot_losses(ax, curves, f"{name}: 5-layer ReLU net")

@@ -61,7 +61,7 @@ def draw(paths):
         losses = axes.flat[len(paths)]
         for name, points in paths.items():
             losses.semilogy(f(points[:, 0], points[:, 1]), label=name)
-        losses.set(title="f along the path", xlabel="step")
+        losses.set(title="f along the path", xlabel="step", ylabel="f(x, y) (log scale)")
         losses.legend(fontsize="small")
         fig.suptitle(f"{len(points) - 1} steps on f(x, y) = x²/20 + y² from (−7, 2)")
         fig.tight_layout()

@@ -42,7 +42,7 @@ def main():
               f"{history.train_acc[-1] - history.val_acc[-1]:.4f}")
 
     def draw(plt):
-        fig, axes = plt.subplots(1, 3, figsize=(10, 3.2), dpi=65, sharey=True)
+        fig, axes = plt.subplots(1, 3, figsize=(10, 3.2), sharey=True)
         for ax, (label, history) in zip(axes, runs.items()):
             ax.plot(range(1, len(history) + 1), history.train_acc, label="train")
             ax.plot(range(1, len(history) + 1), history.val_acc, label="test")

@@ -35,7 +35,7 @@ def main():
               f"{evaluate(model, x_test, y_test):.4f}")
 
     def draw(plt):
-        fig, ax = plt.subplots(figsize=(5, 3.6), dpi=70)
+        fig, ax = plt.subplots(figsize=(5, 3.6))
         _book.plot_losses(ax, curves, "weight initialisation, 5-layer ReLU net")
         fig.tight_layout()
         return fig

@@ -9,6 +9,7 @@ ends with the line ``test accuracy: 0.XXXX``; ``--out DIR`` keeps a checkpoint t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import sys
@@ -146,8 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--epochs", type=_positive_int, help="total number of epochs (default 40)")
     add("--batch-size", type=_positive_int, help="mini-batch size (default 32)")
     add("--seed", type=_non_negative_int, help="seed of init, shuffling, dropout (default 0)")
-    add("--out", metavar="DIR", help="write model.npz, history.json, training.png and a "
-                                     "resumable checkpoint here (at the end, and every 30 s)")
+    add("--out", metavar="DIR", help="write a resumable checkpoint (at the end, every 30 s "
+                                     "and on Ctrl-C) and training.png here")
     add("--resume", metavar="DIR", help="continue the run checkpointed in DIR up to --epochs "
                                         "(its other options come from DIR/config.json)")
     add("--data-root", default="~/.cache/minigrad", metavar="DIR",
@@ -179,20 +180,47 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     try:
         config = _train_config(args)
+        if args.resume is not None and _nothing_left(args.resume, config["epochs"]):
+            return 0
         if args.out is not None:
             _check_out_folder(args.out, "--out")
         elif args.resume is not None:
             _check_out_folder(args.resume, "--resume")
+        from ._files import folder_lock
         from .train import blas_threads
-        with blas_threads(args.threads):
-            return train_command(config, out=args.out or args.resume, resume=args.resume,
+        out = args.out or args.resume
+        with blas_threads(args.threads), (folder_lock(out, "minigrad train", ".run.lock")
+                                          if out is not None else contextlib.nullcontext()):
+            return train_command(config, out=out, resume=args.resume,
                                  data_root=args.data_root, progress=args.progress)
     except UsageError as error:
         print(f"minigrad train: error: {error}", file=sys.stderr)
         return 2
     except (OSError, ValueError, FloatingPointError) as error:
-        print(f"minigrad train: error: {error}", file=sys.stderr)
+        # a DownloadError lists every URL tried on the lines after its first
+        message = str(error).splitlines()[0] if _is_download_error(error) else error
+        print(f"minigrad train: error: {message}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:                # Ctrl-C outside the epochs (loading, saving)
+        print("minigrad train: interrupted", file=sys.stderr)
+        return 130
+
+
+def _is_download_error(error: BaseException) -> bool:
+    from .data.mnist import DownloadError
+    return isinstance(error, DownloadError)
+
+
+def _nothing_left(folder: str, epochs: int) -> bool:
+    """Whether the run checkpointed in ``folder`` already has ``epochs`` epochs; then say so
+    (and change nothing)."""
+    from .train import read_checkpoint
+    done = read_checkpoint(folder)["manifest"]["epoch"]
+    if epochs > done:
+        return False
+    print(f"{folder} already holds {done} epochs and --epochs {epochs} asks for no more: "
+          f"nothing trained, nothing written (give --epochs above {done} to continue)")
+    return True
 
 
 def _check_out_folder(folder: str, option: str) -> None:
@@ -244,10 +272,10 @@ def _check_cnn_options(config: Dict[str, Any]) -> None:
 def _resumed_config(folder: str) -> Dict[str, Any]:
     """The options in ``folder/config.json``, once the whole checkpoint has been checked against
     its manifest; ValueError naming the file for a missing, edited or malformed one."""
-    from .train import _read_json, _verify_checkpoint
-    _verify_checkpoint(folder)                       # before config.json is trusted
-    path = os.path.join(folder, "config.json")
-    config = _read_json(path)
+    from .train import read_checkpoint
+    parts = read_checkpoint(folder)                  # every file checked before it is trusted
+    path = os.path.join(parts["folder"], "config.json")
+    config = parts["config.json"]
     if not isinstance(config, dict):
         raise ValueError(f"load_checkpoint: {path} must hold an object of options, got "
                          f"{type(config).__name__}")
@@ -356,14 +384,21 @@ def train_command(config: Dict[str, Any], out: Optional[str] = None,
         history = load_checkpoint(resume, model, optimizer)
     print(f"{config['dataset']}: {len(x_train)} training and {len(x_test)} test samples of "
           f"{x_train.shape[1]} features ('val acc' is the test split's, for monitoring only)")
-    print(f"{_architecture(config, x_train.shape[1], n_classes)} ({config['activation']}, init {config['init']}"
+    print(f"{_architecture(config, x_train.shape[1], n_classes)} ({config['activation']}, "
+          f"init {config['init']}"
           f"{', batchnorm' if config['batchnorm'] else ''}"
           f"{', dropout %g' % config['dropout'] if config['dropout'] else ''}), "
           f"{config['optimizer']} lr {config['lr']:g}"
           f"{', weight decay %g' % config['weight_decay'] if config['weight_decay'] else ''}, "
           f"batch {config['batch_size']}, {config['epochs']} epochs, seed {config['seed']}"
           + (f"; resumed after epoch {len(history)}" if resume else ""), flush=True)
-    callbacks = []
+    last_epoch = [_snapshot(model, optimizer, history)]
+
+    def remember(epoch: int, hist: History) -> None:
+        """Keep the state after each whole epoch, for Ctrl-C to go back to."""
+        last_epoch[0] = _snapshot(model, optimizer, hist)
+
+    callbacks = [remember]
     last_save = [time.perf_counter()]
     if out is not None:
         def checkpoint(epoch: int, hist: History) -> None:
@@ -379,25 +414,56 @@ def train_command(config: Dict[str, Any], out: Optional[str] = None,
     # FloatingPointError (naming the epoch and batch) instead
     if config["model"] == "cnn":                      # rows of pixels -> (N, 1, side, side)
         x_train, x_test = (x.reshape(-1, *image_shape(x.shape[1])) for x in (x_train, x_test))
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        fit(model, nn.SoftmaxCrossEntropy(), optimizer, (x_train, y_train),
-            max(config["epochs"] - len(history), 0), config["batch_size"],
-            val_data=(x_test, y_test), progress=progress, callbacks=callbacks, history=history)
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            fit(model, nn.SoftmaxCrossEntropy(), optimizer, (x_train, y_train),
+                max(config["epochs"] - len(history), 0), config["batch_size"],
+                val_data=(x_test, y_test), progress=progress, callbacks=callbacks,
+                history=history)
+    except KeyboardInterrupt:
+        return _interrupted(last_epoch[0], model, optimizer, history, config, out)
     seconds = time.perf_counter() - start
     if out is not None:
         if len(history) == done:                 # no epoch ran, so no callback saved it
             save_checkpoint(out, model, optimizer, history, config)
         print(_plot_notice(plot_history(history, os.path.join(out, "training.png"))))
-        print(f"checkpoint: {os.path.join(out, 'model.npz')} and history.json "
-              f"(continue with --resume {out})")
+        print(f"checkpoint: {out} (epoch {len(history)}; continue with --resume {out})")
     print(f"trained {len(history)} epochs in {seconds:.2f} s")
     print(f"test accuracy: {evaluate(model, x_test, y_test):.4f}")
     return 0
 
 
+def _snapshot(model: Any, optimizer: Any, history: Any) -> Tuple[dict, dict, dict, int]:
+    """Copies of the model's, the optimizer's and the generator's states, and the epoch count."""
+    from .random import default_rng
+    return (model.state_dict(), optimizer.state_dict(), default_rng().bit_generator.state,
+            len(history))
+
+
+def _interrupted(snapshot: Tuple[dict, dict, dict, int], model: Any, optimizer: Any,
+                 history: Any, config: Dict[str, Any], out: Optional[str]) -> int:
+    """Ctrl-C during training: go back to the state after the last whole epoch (``snapshot``),
+    checkpoint it into ``out``, say so on one line; the exit status of a SIGINT, 130."""
+    from .random import default_rng
+    from .train import save_checkpoint
+    model_state, optimizer_state, rng_state, epochs = snapshot
+    model.load_state_dict(model_state)
+    optimizer.load_state_dict(optimizer_state)
+    default_rng().bit_generator.state = rng_state
+    for name in history.as_dict():                   # an epoch recorded after the snapshot
+        del getattr(history, name)[epochs:]
+    if out is None:
+        print(f"interrupted after epoch {epochs} (no --out, nothing saved)", file=sys.stderr)
+    else:
+        save_checkpoint(out, model, optimizer, history, config)
+        print(f"interrupted after epoch {epochs}; continue with --resume {out}",
+              file=sys.stderr)
+    return 130
+
+
 def _plot_notice(written: Optional[str]) -> str:
     if written is None:
-        return "training.png skipped: matplotlib is not installed (pip install minigrad[plot])"
+        return 'training.png skipped: matplotlib is not installed (pip install "minigrad[plot]")'
     return f"wrote {written}"
 
 

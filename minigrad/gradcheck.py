@@ -16,11 +16,19 @@ import numpy as np
 
 from . import autograd
 from ._checks import real_number
+from ._display import html_pre
 from .tensor import Tensor
 
 
 class GradcheckError(AssertionError):
     """An analytic gradient disagrees with the numerical one (the message says where)."""
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(f"{type(self).__name__}:\n{self}")    # the message, its lines kept
+
+    def _repr_html_(self) -> str:
+        first, _, details = str(self).partition("\n")    # what is wrong, then where and how much
+        return html_pre(f"{type(self).__name__}: {first}", details)
 
 
 class GradcheckWarning(UserWarning):

@@ -264,8 +264,14 @@ class Tensor:
         return int(self.item())
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(", threshold=200)
-        extras = [f"dtype={self.dtype}"]
+        # a big array is abbreviated with fewer edge items per extra axis (NumPy's 3 per axis
+        # print 6**ndim numbers); past 4 axes it is shown flattened, with its shape
+        data, extras = self.data, [f"dtype={self.dtype}"]
+        if data.size > 200 and data.ndim > 4:
+            data, extras = data.ravel(), [f"shape={self.shape} shown flattened", *extras]
+        edge = 3 if data.ndim <= 2 else 5 - data.ndim
+        body = np.array2string(data, separator=", ", prefix="tensor(", threshold=200,
+                               edgeitems=edge)
         if self.grad_fn is not None:
             extras.append(f"grad_fn={self.grad_fn}")
         elif self._requires_grad:

@@ -9,17 +9,21 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import json
 import math
 import numbers
 import os
+import re
+import secrets
+import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ._display import elide, html_table, text_table
 from .autograd import no_grad
 from .data.loader import DataLoader
 from .tensor import Tensor
@@ -43,6 +47,32 @@ class History:
 
     def __len__(self) -> int:
         return len(self.train_loss)
+
+    # -- display: a table per epoch (the dataclass repr stays for debugging) ------------------
+    def _table(self) -> Tuple[Tuple[str, ...], List[Tuple[str, ...]]]:
+        """The header and one row per epoch (the first and last 10 of a long run)."""
+        header = ("epoch", "train loss", "train acc") + (("val acc",) if self.val_acc else ()) \
+            + ("seconds",)
+        rows = []
+        for i in range(len(self)):
+            val = (f"{self.val_acc[i]:.4f}" if i < len(self.val_acc) else "",) \
+                if self.val_acc else ()
+            rows.append((str(i + 1), f"{self.train_loss[i]:.4f}", f"{self.train_acc[i]:.4f}",
+                         *val, f"{self.epoch_time[i]:.2f}"))
+        return header, elide(rows, keep=10)
+
+    def __str__(self) -> str:
+        if not len(self):
+            return "History: no epochs yet"
+        header, rows = self._table()
+        return f"History: {len(self)} epochs\n" + text_table(header, rows)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+    def _repr_html_(self) -> str:
+        header, rows = self._table()
+        return html_table(header, rows, caption=f"History: {len(self)} epochs")
 
     def as_dict(self) -> Dict[str, List[float]]:
         """The records as plain lists (what ``history.json`` holds)."""
@@ -148,6 +178,11 @@ def fit(model: Any, loss_fn: Callable[[Tensor, Tensor], Tensor], optimizer: Any,
     learning rate is too high. ``check_finite=False`` trains on instead (to watch a run
     diverge, as the book's Fig. 6-19 does), recording a NaN or infinite ``train_loss``.
 
+    Interrupted (Ctrl-C: KeyboardInterrupt), ``fit`` lets the KeyboardInterrupt propagate; the
+    history (the one passed as ``history``, also attached to the exception as ``.history``)
+    then holds exactly the epochs completed, one entry per list each (a partly trained epoch is
+    not recorded, though its steps have changed the weights).
+
     Parameters
     ----------
     model : nn.Module
@@ -180,6 +215,41 @@ def fit(model: Any, loss_fn: Callable[[Tensor, Tensor], Tensor], optimizer: Any,
         For bad arguments, a ``train_data`` that yields no batches, or a ``loss_fn`` that does
         not return a scalar (e.g. ``reduction='none'``).
     """
+    loader, callbacks = _fit_arguments(model, loss_fn, optimizer, train_data, epochs,
+                                       batch_size, val_data, callbacks, history)
+    history = History() if history is None else history
+    bar_factory = _progress_bar() if progress else None
+    first = len(history) + 1
+    last = first + epochs - 1
+    try:
+        for epoch in range(first, last + 1):
+            start = time.perf_counter()
+            model.train()
+            bar = bar_factory(total=len(loader), desc=f"epoch {epoch}/{last}") if bar_factory \
+                else None
+            train_loss = _train_epoch(model, loss_fn, optimizer, loader, epoch, bar,
+                                      check_finite)
+            train_acc = evaluate(model, loader.X, loader.y)
+            val_acc = None if val_data is None else evaluate(model, *val_data)
+            _record(history, train_loss, train_acc, val_acc, time.perf_counter() - start)
+            if bar is not None:
+                bar.set_postfix_str(_summary(history), refresh=True)
+                bar.close()
+            elif progress:
+                print(f"epoch {epoch:>{len(str(last))}}/{last}  "
+                      f"{_summary(history)}  ({history.epoch_time[-1]:.2f} s)", flush=True)
+            if any([callback(epoch, history) is True for callback in callbacks]):
+                break
+    except KeyboardInterrupt as interrupt:
+        interrupt.history = history          # type: ignore[attr-defined]
+        raise
+    return history
+
+
+def _fit_arguments(model: Any, loss_fn: Any, optimizer: Any, train_data: Any, epochs: Any,
+                   batch_size: Any, val_data: Any, callbacks: Any,
+                   history: Any) -> Tuple[DataLoader, List[Callback]]:
+    """``fit``'s arguments checked: the loader to draw batches from and the callbacks."""
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
     if not callable(loss_fn):
@@ -201,6 +271,13 @@ def fit(model: Any, loss_fn: Callable[[Tensor, Tensor], Tensor], optimizer: Any,
     if epochs and len(loader) == 0:
         raise ValueError(f"fit: train_data yields no batches ({len(loader.X)} rows, batch_size "
                          f"{loader.batch_size}, drop_last={loader.drop_last})")
+    if history is not None and not isinstance(history, History):
+        raise TypeError(f"fit: history must be a History or None, got {type(history).__name__}")
+    return loader, _callbacks(callbacks)
+
+
+def _callbacks(callbacks: Any) -> List[Callback]:
+    """``callbacks`` as a list, each checked to be callable."""
     try:
         callbacks = list(callbacks)
     except TypeError:
@@ -210,54 +287,54 @@ def fit(model: Any, loss_fn: Callable[[Tensor, Tensor], Tensor], optimizer: Any,
         if not callable(callback):
             raise TypeError(f"fit: every callback must be callable, got "
                             f"{type(callback).__name__}")
-    if history is not None and not isinstance(history, History):
-        raise TypeError(f"fit: history must be a History or None, got {type(history).__name__}")
-    history = History() if history is None else history
-    bar_factory = _progress_bar() if progress else None
-    first = len(history) + 1
-    last = first + epochs - 1
-    for epoch in range(first, last + 1):
-        start = time.perf_counter()
-        model.train()
-        bar = bar_factory(total=len(loader), desc=f"epoch {epoch}/{last}") if bar_factory \
-            else None
-        total, seen = 0.0, 0
-        for batch, (xb, yb) in enumerate(loader, 1):
-            loss = loss_fn(model(xb), yb)
-            if not isinstance(loss, Tensor) or loss.data.size != 1:
-                raise ValueError(f"fit: loss_fn must return a scalar Tensor (a mean or sum, not "
-                                 f"reduction='none'), got {_describe(loss)}")
-            value = float(loss.data)
-            if check_finite and not math.isfinite(value):
-                raise FloatingPointError(
-                    f"fit: the training loss became {value} at epoch {epoch}, batch {batch}; "
-                    "the weights or gradients overflowed: try a lower learning rate (and check "
-                    "the initial weights and the data for inf / NaN)")
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            n = len(xb.data)
-            total += value * n
-            seen += n
-            if bar is not None:
-                bar.set_postfix_str(f"loss {total / seen:.4f}", refresh=False)
-                bar.update(1)
-        if not seen:
-            raise ValueError(f"fit: train_data yielded no batches in epoch {epoch}")
-        history.train_loss.append(total / seen)
-        history.train_acc.append(evaluate(model, loader.X, loader.y))
-        if val_data is not None:
-            history.val_acc.append(evaluate(model, *val_data))
-        history.epoch_time.append(time.perf_counter() - start)
+    return callbacks
+
+
+def _train_epoch(model: Any, loss_fn: Any, optimizer: Any, loader: DataLoader, epoch: int,
+                 bar: Any, check_finite: bool) -> float:
+    """One pass of steps over ``loader``; the mean batch loss, weighted by batch size."""
+    total, seen = 0.0, 0
+    for batch, (xb, yb) in enumerate(loader, 1):
+        loss = loss_fn(model(xb), yb)
+        if not isinstance(loss, Tensor) or loss.data.size != 1:
+            raise ValueError(f"fit: loss_fn must return a scalar Tensor (a mean or sum, not "
+                             f"reduction='none'), got {_describe(loss)}")
+        value = float(loss.data)
+        if check_finite and not math.isfinite(value):
+            raise FloatingPointError(
+                f"fit: the training loss became {value} at epoch {epoch}, batch {batch}; "
+                "the weights or gradients overflowed: try a lower learning rate (and check "
+                "the initial weights and the data for inf / NaN)")
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        n = len(xb.data)
+        total += value * n
+        seen += n
         if bar is not None:
-            bar.set_postfix_str(_summary(history), refresh=True)
-            bar.close()
-        elif progress:
-            print(f"epoch {epoch:>{len(str(last))}}/{last}  "
-                  f"{_summary(history)}  ({history.epoch_time[-1]:.2f} s)", flush=True)
-        if any([callback(epoch, history) is True for callback in callbacks]):
-            break
-    return history
+            bar.set_postfix_str(f"loss {total / seen:.4f}", refresh=False)
+            bar.update(1)
+    if not seen:
+        raise ValueError(f"fit: train_data yielded no batches in epoch {epoch}")
+    return total / seen
+
+
+def _record(history: History, train_loss: float, train_acc: float, val_acc: Optional[float],
+            seconds: float) -> None:
+    """Append one epoch's numbers to ``history``: all of them or, when interrupted (Ctrl-C)
+    part-way, none, so that its lists keep one entry per epoch done."""
+    lengths = [(values, len(values)) for values in (history.train_loss, history.train_acc,
+                                                    history.val_acc, history.epoch_time)]
+    try:
+        history.train_loss.append(train_loss)
+        history.train_acc.append(train_acc)
+        if val_acc is not None:
+            history.val_acc.append(val_acc)
+        history.epoch_time.append(seconds)
+    except BaseException:
+        for values, length in lengths:
+            del values[length:]
+        raise
 
 
 def _describe(value: Any) -> str:
@@ -289,6 +366,9 @@ def _progress_bar() -> Optional[Callable[..., Any]]:
 # -- checkpoints -----------------------------------------------------------------------------
 CHECKPOINT_FILES = ("model.npz", "optimizer.npz", "optimizer.json", "rng.json", "history.json",
                     "config.json")
+#: The name of one checkpoint's sub-folder (its generation): the epoch and 8 random hex digits.
+_GENERATION = re.compile(r"epoch-[0-9]{6,}-[0-9a-f]{8}")
+_READ_ATTEMPTS = 3               # reads retried when a concurrent save replaced the checkpoint
 
 
 def save_checkpoint(folder: str, model: Any, optimizer: Any, history: History,
@@ -296,31 +376,105 @@ def save_checkpoint(folder: str, model: Any, optimizer: Any, history: History,
                     rng: Optional[np.random.Generator] = None) -> None:
     """Write everything a run needs to continue bit-identically into ``folder``.
 
+    The files, in a new sub-folder ``epoch-NNNNNN-xxxxxxxx`` of ``folder`` (a generation):
     ``model.npz`` (``mg.save(model.state_dict())``), ``optimizer.npz`` (its state arrays, keyed
     ``"<param id>.<name>"``) with ``optimizer.json`` (its param_groups and scalar state such as
     Adam's ``step``), ``rng.json`` (``rng.bit_generator.state``, default minigrad's generator),
-    ``history.json`` and ``config.json`` (``config``, e.g. the command-line options). Each file
-    is written atomically; ``checkpoint.json``, written last, records the epoch and a SHA-256 of
-    every file, so ``load_checkpoint`` can tell a checkpoint that a crash left half-updated.
-    ``folder`` is created if needed; an existing file of that name is a NotADirectoryError.
+    ``history.json`` and ``config.json`` (``config``, e.g. the command-line options).
+
+    The generation is written completely and made durable (fsync) first; then
+    ``folder/checkpoint.json``, which names it and holds the epoch and a SHA-256 of every file
+    (of the bytes this call wrote), replaces the previous one in one atomic rename. So at every
+    instant ``folder`` holds one whole checkpoint: a save that fails part-way or is killed leaves
+    the previous one loadable. The previous generation, and temporaries left by killed saves,
+    are removed once the new one is in place. A second process saving into ``folder`` at the
+    same time gets ``FolderLockedError`` (an OSError) at once. ``folder`` is created if needed;
+    an existing file of that name is a NotADirectoryError.
     """
-    import minigrad as mg
-    from ._files import save_json
-    from .random import default_rng
+    from ._files import folder_lock, fsync_folder, save_json
     folder = os.fspath(folder)
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise NotADirectoryError(f"save_checkpoint: '{folder}' is a file, not a folder")
     os.makedirs(folder, exist_ok=True)
-    path = functools.partial(os.path.join, folder)
-    mg.save(model.state_dict(), path("model.npz"))
-    arrays, meta = _flatten_optimizer_state(optimizer.state_dict())
-    mg.save(arrays, path("optimizer.npz"))
-    save_json(path("optimizer.json"), meta)
-    save_json(path("rng.json"), (rng or default_rng()).bit_generator.state)
-    save_json(path("history.json"), history.as_dict())
-    save_json(path("config.json"), config or {})
-    save_json(path("checkpoint.json"), {"epoch": len(history), "sha256": {
-        name: _sha256(path(name)) for name in CHECKPOINT_FILES}})
+    with folder_lock(folder, "save_checkpoint"):
+        _remove_leftovers(folder, keep=None)
+        generation, hashes = _write_generation(folder, model, optimizer, history, config, rng)
+        try:
+            save_json(os.path.join(folder, "checkpoint.json"), {
+                "format": 2, "epoch": len(history), "files": generation, "sha256": hashes})
+        except BaseException:
+            if _current_generation(folder) != generation:       # the switch did not happen
+                shutil.rmtree(os.path.join(folder, generation), ignore_errors=True)
+            raise
+        _remove_leftovers(folder, keep=generation)
+        fsync_folder(folder)
+
+
+def _write_generation(folder: str, model: Any, optimizer: Any, history: History,
+                      config: Optional[Dict[str, Any]],
+                      rng: Optional[np.random.Generator]) -> Tuple[str, Dict[str, str]]:
+    """Write the checkpoint files into a new, durable sub-folder of ``folder``; return its name
+    and the SHA-256 of each file. Nothing of it is left behind when this fails."""
+    from . import serialization
+    from ._files import fsync_folder, save_json
+    from .random import default_rng
+    scratch = tempfile.mkdtemp(prefix=".tmp-", dir=folder)
+    try:
+        path = functools.partial(os.path.join, scratch)
+        arrays, meta = _flatten_optimizer_state(optimizer.state_dict())
+        hashes = {
+            "model.npz": serialization._write(model.state_dict(), path("model.npz")),
+            "optimizer.npz": serialization._write(arrays, path("optimizer.npz")),
+            "optimizer.json": save_json(path("optimizer.json"), meta),
+            "rng.json": save_json(path("rng.json"), (rng or default_rng()).bit_generator.state),
+            "history.json": save_json(path("history.json"), history.as_dict()),
+            "config.json": save_json(path("config.json"), config or {}),
+        }
+        generation = f"epoch-{len(history):06d}-{secrets.token_hex(4)}"
+        os.rename(scratch, os.path.join(folder, generation))
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    fsync_folder(folder)
+    return generation, hashes
+
+
+def _current_generation(folder: str) -> Optional[str]:
+    """The generation ``folder/checkpoint.json`` names, or None (none, or no valid manifest)."""
+    try:
+        return _read_manifest(folder).get("files") or None
+    except ValueError:
+        return None
+
+
+def _remove_leftovers(folder: str, keep: Optional[str]) -> None:
+    """Remove the temporaries of saves that were killed (``.tmp-*``); given the generation to
+    ``keep``, also every other generation and the files of the first format (minigrad <= 0.x
+    wrote them straight into ``folder``)."""
+    for name in os.listdir(folder):
+        path = os.path.join(folder, name)
+        stale = name.startswith(".tmp-") or keep is not None and name != keep and (
+            _GENERATION.fullmatch(name) is not None or name in CHECKPOINT_FILES)
+        if not stale:
+            continue
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+
+
+def checkpoint_path(folder: str, name: str = "model.npz") -> str:
+    """The path of the file ``name`` (one of ``CHECKPOINT_FILES``) of the checkpoint that
+    ``folder/checkpoint.json`` names, e.g. ``mg.load(checkpoint_path("runs/digits"))``.
+
+    Raises ValueError naming the file when ``folder`` holds no checkpoint manifest.
+    """
+    if name not in CHECKPOINT_FILES:
+        raise ValueError(f"checkpoint_path: name must be one of {list(CHECKPOINT_FILES)}, got "
+                         f"{name!r}")
+    folder = os.fspath(folder)
+    return os.path.join(_files_folder(folder, _read_manifest(folder)), name)
 
 
 def load_checkpoint(folder: str, model: Any, optimizer: Any,
@@ -328,28 +482,28 @@ def load_checkpoint(folder: str, model: Any, optimizer: Any,
     """Restore ``model``, ``optimizer`` and the generator from ``save_checkpoint``'s files.
 
     Returns the saved ``History``. Raises ValueError naming the file when a file is missing,
-    altered, from another epoch than the others, malformed, or does not fit ``model`` /
-    ``optimizer``; nothing is read with pickle. Every file is read and checked before anything
-    is changed, and the optimizer's and the model's ``load_state_dict`` each check everything
-    before they change anything (the optimizer goes first and is restored if the model then
-    refuses its state): when this raises, ``model``, ``optimizer`` and the generator are as
-    they were.
+    altered, from another epoch than the others, malformed, not a regular file, too large, or
+    does not fit ``model`` / ``optimizer``; nothing is read with pickle. Every file is read and
+    checked before anything is changed, and the optimizer's and the model's ``load_state_dict``
+    each check everything before they change anything (the optimizer goes first and is restored
+    if the model then refuses its state): when this raises, ``model``, ``optimizer`` and the
+    generator are as they were. Folders written by earlier versions (the files straight in
+    ``folder``, no ``"files"`` entry in ``checkpoint.json``) load too.
     """
-    import minigrad as mg
     from .random import default_rng
-    path = functools.partial(os.path.join, os.fspath(folder))
-    manifest = _verify_checkpoint(folder)
-    history = _parse(path("history.json"), History.from_dict, _read_json(path("history.json")))
-    if manifest["epoch"] != len(history):
-        raise ValueError(f"load_checkpoint: {path('checkpoint.json')} is for epoch "
-                         f"{manifest['epoch']} but {path('history.json')} holds {len(history)}")
-    model_state = mg.load(path("model.npz"))
-    arrays = mg.load(path("optimizer.npz"))
-    meta = _read_json(path("optimizer.json"))
+    parts = read_checkpoint(folder)
+    path = functools.partial(os.path.join, parts["folder"])
+    history = _parse(path("history.json"), History.from_dict, parts["history.json"])
+    if parts["manifest"]["epoch"] != len(history):
+        raise ValueError(f"load_checkpoint: {os.path.join(folder, 'checkpoint.json')} is for "
+                         f"epoch {parts['manifest']['epoch']} but {path('history.json')} holds "
+                         f"{len(history)}")
+    arrays = parts["optimizer.npz"]
     where = f"{path('optimizer.json')} and {path('optimizer.npz')}"
-    optimizer_state = _parse(where, lambda m: _unflatten_optimizer_state(arrays, m), meta)
+    optimizer_state = _parse(where, lambda m: _unflatten_optimizer_state(arrays, m),
+                             parts["optimizer.json"])
     rng = rng or default_rng()
-    rng_state = _read_json(path("rng.json"))
+    rng_state = parts["rng.json"]
 
     def set_state(state: Any) -> None:
         type(rng.bit_generator)().state = state     # a scratch generator of the same kind
@@ -358,7 +512,8 @@ def load_checkpoint(folder: str, model: Any, optimizer: Any,
     before = optimizer.state_dict()
     _parse(where, optimizer.load_state_dict, optimizer_state, "do not fit this optimizer")
     try:
-        _parse(path("model.npz"), model.load_state_dict, model_state, "does not fit this model")
+        _parse(path("model.npz"), model.load_state_dict, parts["model.npz"],
+               "does not fit this model")
     except BaseException:
         optimizer.load_state_dict(before)
         raise
@@ -366,25 +521,78 @@ def load_checkpoint(folder: str, model: Any, optimizer: Any,
     return history
 
 
-def _verify_checkpoint(folder: str) -> Dict[str, Any]:
-    """Check that ``folder`` holds a whole checkpoint: every file is there and matches the
-    SHA-256 that ``checkpoint.json`` records. Returns the manifest, else raises ValueError naming
-    the file (``minigrad train --resume`` calls this before it reads ``config.json``)."""
-    path = functools.partial(os.path.join, os.fspath(folder))
-    manifest = _read_json(path("checkpoint.json"))
+def read_checkpoint(folder: str) -> Dict[str, Any]:
+    """Every file of the checkpoint in ``folder``, read, checked against the SHA-256 that
+    ``checkpoint.json`` records and parsed: ``{"manifest": ..., "folder": where the files are,
+    "model.npz": dict of arrays, ..., "config.json": dict}``. Raises ValueError naming the file
+    (``minigrad train --resume`` calls this before it trusts ``config.json``).
+
+    Each file is hashed (in chunks) and parsed from one open file, so what is checked is what is
+    read; when a concurrent save replaces the checkpoint meanwhile, the read starts over.
+    """
+    folder = os.fspath(folder)
+    for _ in range(_READ_ATTEMPTS):
+        manifest = _read_manifest(folder)
+        try:
+            return _read_files(folder, manifest)
+        except ValueError:
+            if _read_manifest(folder) == manifest:
+                raise
+    raise ValueError(f"load_checkpoint: {folder} changed {_READ_ATTEMPTS} times while it was "
+                     "being read (another process is saving into it); try again")
+
+
+def _read_manifest(folder: str) -> Dict[str, Any]:
+    """``folder/checkpoint.json``, checked to be a manifest (of either format)."""
+    from ._files import read_json
+    path = os.path.join(folder, "checkpoint.json")
+    manifest = read_json(path, "load_checkpoint")
+    files = manifest.get("files", "") if isinstance(manifest, dict) else None
     if not (isinstance(manifest, dict) and isinstance(manifest.get("sha256"), dict)
-            and isinstance(manifest.get("epoch"), int) and manifest["epoch"] >= 0):
-        raise ValueError(f"load_checkpoint: {path('checkpoint.json')} is not a checkpoint "
-                         "manifest (expected an 'epoch' and a 'sha256' of every file)")
-    hashes = manifest["sha256"]
-    for name in CHECKPOINT_FILES:
-        if not os.path.exists(path(name)):
-            raise ValueError(f"load_checkpoint: {path(name)} is missing")
-        if hashes.get(name) != _sha256(path(name)):
-            raise ValueError(f"load_checkpoint: {path(name)} does not match checkpoint.json "
-                             "(changed after the checkpoint was written, or left by an "
-                             "interrupted save)")
+            and _is_count(manifest.get("epoch")) and isinstance(files, str)
+            and (files == "" or _GENERATION.fullmatch(files))):
+        raise ValueError(f"load_checkpoint: {path} is not a checkpoint manifest (expected an "
+                         "'epoch', the 'files' folder and a 'sha256' of every file)")
     return manifest
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _files_folder(folder: str, manifest: Dict[str, Any]) -> str:
+    """Where the manifest's files are: its generation's sub-folder, or ``folder`` itself for a
+    checkpoint of the first format."""
+    return os.path.join(folder, manifest["files"]) if manifest.get("files") else folder
+
+
+def _read_files(folder: str, manifest: Dict[str, Any]) -> Dict[str, Any]:
+    """The parsed files of ``manifest``, each checked against its SHA-256."""
+    from ._files import MAX_JSON_BYTES, open_regular, parse_json, sha256_of
+    from .serialization import read_archive
+    base = _files_folder(folder, manifest)
+    parts: Dict[str, Any] = {"manifest": manifest, "folder": base}
+    for name in CHECKPOINT_FILES:
+        path = os.path.join(base, name)
+        with open_regular(path, "load_checkpoint") as f:
+            if name.endswith(".json"):
+                data = f.read(MAX_JSON_BYTES + 1)
+                digest = hashlib.sha256(data).hexdigest()
+            else:
+                digest = sha256_of(f)
+                f.seek(0)
+            if manifest["sha256"].get(name) != digest:
+                raise ValueError(f"load_checkpoint: {path} does not match checkpoint.json "
+                                 "(changed after the checkpoint was written, or left by an "
+                                 "interrupted save)")
+            if not name.endswith(".json"):
+                parts[name] = read_archive(f, path)
+            elif len(data) > MAX_JSON_BYTES:
+                raise ValueError(f"load_checkpoint: {path} is larger than {MAX_JSON_BYTES:,} "
+                                 "bytes")
+            else:
+                parts[name] = parse_json(data, path, "load_checkpoint")
+    return parts
 
 
 def _parse(where: str, parse: Callable[[Any], Any], content: Any,
@@ -442,27 +650,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _sha256(path: str) -> str:
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-
-def _read_json(path: str) -> Any:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except FileNotFoundError:
-        raise ValueError(f"load_checkpoint: {path} is missing") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"load_checkpoint: {path} is not valid JSON ({error})") from None
-
-
 def blas_threads(n: int) -> Any:
     """A context limiting NumPy's BLAS to ``n`` threads while training small networks.
 
     For matrices this small (tens of rows), extra BLAS threads mostly wait on each other,
-    badly so on a busy machine. Uses threadpoolctl when it is installed (``pip install
-    threadpoolctl``); without it this does nothing.
+    badly so on a busy machine. Uses threadpoolctl, a dependency of minigrad (were it missing
+    anyway, this would do nothing).
     """
     try:
         from threadpoolctl import threadpool_limits

@@ -9,12 +9,15 @@ the backward pass that shows the chain rule one op at a time.
     print(viz.to_dot(loss))                  # DOT text: paste into any Graphviz viewer
     with mg.trace_backward():                # prints what each op receives and sends
         loss.backward(retain_graph=True)
-    viz.draw(loss, "graph.svg")              # needs the Graphviz `dot` program
+    viz.draw(loss, "graph.svg")              # needs a renderer, see below
 
 The graph is reached from a tensor through ``tensor.grad_fn`` and each node's ``fn.inputs``.
-``backward()`` frees it (unless ``retain_graph=True``), so call ``to_dot``, ``draw`` and
-``tape`` *before* backward, or after ``backward(retain_graph=True)`` to see gradient norms.
-A freed graph raises a ``RuntimeError`` that says so.
+A graph whose structure is gone raises a ``RuntimeError`` that says so.
+
+Rendering needs a program that reads DOT: Graphviz's ``dot`` when it is on PATH, otherwise
+``graphviz-pure`` (a self-contained port of ``dot``, PNG and SVG only, installed by
+``pip install "minigrad[graph]"``). In Jupyter, what ``to_dot`` returns shows as a picture when
+one of them is there and as its DOT text otherwise; ``tape`` shows as a table.
 
 Tensors have no names of their own; every function here takes ``names=``, a mapping (or pairs,
 such as ``model.named_parameters()``) from a name to a tensor, used in place of the default
@@ -27,7 +30,7 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
+import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 from typing import (Any, Dict, Iterable, List, Mapping, Optional, TextIO, Tuple, Union)
@@ -35,14 +38,22 @@ from typing import (Any, Dict, Iterable, List, Mapping, Optional, TextIO, Tuple,
 import numpy as np
 
 from . import autograd
+from ._display import html_table
+from ._files import atomic_write
 from .autograd import Function, no_grad
 from .tensor import Tensor
 
-__all__ = ["to_dot", "draw", "tape", "trace_backward", "TapeEntry", "BackwardStep"]
+__all__ = ["to_dot", "draw", "tape", "trace_backward", "renderer", "DotGraph", "Tape",
+           "TapeEntry", "BackwardStep"]
 
 Names = Union[Mapping[str, Tensor], Iterable[Tuple[str, Tensor]], None]
 Shape = Tuple[int, ...]
 _FORMATS = ("png", "svg", "pdf")
+# The programs that turn DOT into a picture, the preferred first, with the formats each writes.
+_RENDERERS = (("dot", _FORMATS), ("graphviz-pure", ("png", "svg")))
+_INSTALL_HINT = ('pip install "minigrad[graph]" (graphviz-pure, no system package needed), or '
+                 "install Graphviz (apt-get install graphviz, brew install graphviz, conda "
+                 "install graphviz)")
 
 
 # -- walking the graph -------------------------------------------------------------------------
@@ -153,8 +164,34 @@ class TapeEntry:
         return f"{'#' + str(self.seq):<{seq_width}} {self.op:<{op_width}}  {ins} -> {outs}"
 
 
+class Tape(List[TapeEntry]):
+    """The list of ``TapeEntry`` records ``tape`` returns; it shows itself as the aligned listing
+    (``str`` and ``repr``) and, in Jupyter, as a table."""
+
+    def __str__(self) -> str:
+        if not self:
+            return ""
+        seq_width = max(len(str(e.seq)) for e in self) + 1
+        op_width = max(len(e.op) for e in self)
+        return "\n".join(entry.format(seq_width, op_width) for entry in self)
+
+    def __repr__(self) -> str:
+        return str(self) if self else "Tape([])"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))
+
+    def _repr_html_(self) -> str:
+        rows = [(f"#{e.seq}", e.op,
+                 ", ".join(f"{label} {_shape(s)}" for label, s in zip(e.inputs, e.input_shapes)),
+                 ", ".join(_shape(s) for s in e.output_shapes)) for e in self]
+        return html_table(("seq", "op", "inputs (shape)", "output shape"), rows,
+                          caption=f"the tape: {len(self)} ops, oldest first; backward runs "
+                                  "them bottom to top")
+
+
 def tape(tensor: Tensor, *, names: Names = None, file: Optional[TextIO] = None,
-         show: bool = True) -> List[TapeEntry]:
+         show: bool = True) -> Tape:
     """The ops recorded to compute ``tensor``, in execution order; printed one per line.
 
     Each line is ``#seq op input (shape), ... -> (output shape)``, where ``seq`` is the node's
@@ -170,21 +207,22 @@ def tape(tensor: Tensor, *, names: Names = None, file: Optional[TextIO] = None,
     file : text stream, optional
         Where to print (``sys.stdout`` by default).
     show : bool
-        Print the lines (True) or only return the entries.
+        Print the lines (True) or only return the entries (in Jupyter, ``show=False`` as the
+        last line of a cell shows the tape as a table).
 
     Returns
     -------
-    list of TapeEntry
-        One entry per op, ascending sequence number; ``str(entry)`` is its printed line
-        (printed with the columns aligned).
+    Tape
+        A list of ``TapeEntry``, one per op, ascending sequence number; ``str(entry)`` is its
+        printed line and ``str(tape)`` the whole listing, columns aligned.
 
     Raises
     ------
     RuntimeError
-        If ``backward()`` already freed the graph (use ``retain_graph=True``).
+        If the graph's structure is gone.
     """
     labels = _name_map(names, "tape")
-    entries = []
+    entries = Tape()
     for fn in _graph(tensor, "tape"):
         outs = _outputs(fn)
         meta = getattr(fn, "_output_meta", None)
@@ -192,11 +230,7 @@ def tape(tensor: Tensor, *, names: Names = None, file: Optional[TextIO] = None,
         entries.append(TapeEntry(fn._seq, fn.name, tuple(_label(t, labels) for t in fn.inputs),
                                  tuple(t.shape for t in fn.inputs), out_shapes))
     if show and entries:
-        out = sys.stdout if file is None else file
-        seq_width = max(len(str(e.seq)) for e in entries) + 1
-        op_width = max(len(e.op) for e in entries)
-        for entry in entries:
-            print(entry.format(seq_width, op_width), file=out)
+        print(entries, file=sys.stdout if file is None else file)
     return entries
 
 
@@ -228,14 +262,47 @@ def _tensor_node(tensor: Tensor, labels: Dict[int, str], root: Tensor, show_grad
     return f"shape=ellipse, style=filled, fillcolor={color}, label={_quote(chr(10).join(lines))}"
 
 
-def to_dot(tensor: Tensor, show_grads: bool = True, *, names: Names = None) -> str:
+class DotGraph(str):
+    """Graphviz DOT text (a ``str``, usable wherever the text is) that Jupyter shows as a picture.
+
+    In a notebook a ``DotGraph`` as the last line of a cell displays as an SVG image when a
+    renderer is installed (see ``renderer``) and as its DOT text otherwise. ``render(fmt)``
+    returns the image's bytes.
+    """
+
+    def render(self, fmt: str = "svg") -> bytes:
+        """The picture as ``fmt`` ('svg', 'png' or, with Graphviz's ``dot``, 'pdf') bytes.
+
+        Raises ValueError for another format, RuntimeError when no renderer is installed, it
+        cannot write ``fmt`` or it fails."""
+        if fmt not in _FORMATS:
+            raise ValueError(f"DotGraph.render: fmt must be one of {', '.join(_FORMATS)}, got "
+                             f"{fmt!r}")
+        return _render(str(self), fmt, "DotGraph.render")
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))                 # IPython's text: the DOT itself, not a repr
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Dict[str, str]:
+        bundle = {"text/plain": str(self)}
+        wanted = (include is None or "image/svg+xml" in include) and \
+            (exclude is None or "image/svg+xml" not in exclude)
+        if wanted and renderer() is not None:
+            try:
+                bundle["image/svg+xml"] = self.render("svg").decode("utf-8")
+            except RuntimeError:              # a failing renderer: the text still shows
+                pass
+        return bundle
+
+
+def to_dot(tensor: Tensor, show_grads: bool = True, *, names: Names = None) -> DotGraph:
     """Graphviz DOT text of the graph that produced ``tensor``.
 
     One box per op (``#seq Name``) and one ellipse per tensor (its name or role, shape, dtype,
     and with ``show_grads`` the norm ``||grad||_2`` of its ``.grad`` when it has one, which
-    after a ``backward(retain_graph=True)`` is every leaf that requires grad). Arrows follow
-    the data, input -> op -> output; backward runs against them. Colours: blue for leaves that
-    require grad, grey for constants, green for ``tensor`` itself.
+    after ``backward()`` is every leaf that requires grad). Arrows follow the data,
+    input -> op -> output; backward runs against them. Colours: blue for leaves that require
+    grad, grey for constants, green for ``tensor`` itself.
 
     Parameters
     ----------
@@ -248,17 +315,17 @@ def to_dot(tensor: Tensor, show_grads: bool = True, *, names: Names = None) -> s
 
     Returns
     -------
-    str
-        A ``digraph``; render it with ``draw``, the ``dot`` program or any Graphviz viewer.
+    DotGraph
+        A ``digraph`` as a ``str``; render it with ``draw``, ``DotGraph.render``, the ``dot``
+        program or any Graphviz viewer. In Jupyter it shows as a picture.
 
     Raises
     ------
     RuntimeError
-        If ``backward()`` already freed the graph: call ``to_dot`` before backward, or pass
-        ``retain_graph=True`` to backward.
+        If the graph's structure is gone.
     """
     functions = _graph(tensor, "to_dot")
-    return _dot_text(tensor, functions, _name_map(names, "to_dot"), show_grads)
+    return DotGraph(_dot_text(tensor, functions, _name_map(names, "to_dot"), show_grads))
 
 
 def _dot_text(tensor: Tensor, functions: List[Function], labels: Dict[int, str],
@@ -290,12 +357,60 @@ def _dot_text(tensor: Tensor, functions: List[Function], labels: Dict[int, str],
     return "\n".join(header + nodes + edges + ["}"]) + "\n"
 
 
+def renderer() -> Optional[str]:
+    """The path of the program ``draw`` renders with, or None when there is none.
+
+    Graphviz's ``dot`` on PATH is preferred; otherwise ``graphviz-pure`` (``pip install
+    "minigrad[graph]"``), looked for on PATH and then beside this Python's own scripts, so
+    that it is found in a virtual environment that is not activated (as a Jupyter kernel's
+    often is not).
+    """
+    found = _find_renderer()
+    return None if found is None else found[1]
+
+
+def _find_renderer() -> Optional[Tuple[str, str]]:
+    """(name, path) of the preferred renderer, or None."""
+    for name, _ in _RENDERERS:
+        path = shutil.which(name)
+        if path is not None:
+            return name, path
+    path = shutil.which("graphviz-pure", path=sysconfig.get_path("scripts"))
+    return None if path is None else ("graphviz-pure", path)
+
+
+def _render(text: str, fmt: str, where: str) -> bytes:
+    """DOT ``text`` rendered as ``fmt`` by the preferred renderer; a RuntimeError naming
+    ``where`` when there is none, it cannot write ``fmt`` or it fails."""
+    found = _find_renderer()
+    if found is None:
+        raise RuntimeError(f"{where}: no program to render the graph with: neither Graphviz's "
+                           f"`dot` nor `graphviz-pure` is installed. Use {_INSTALL_HINT}; the "
+                           "text of minigrad.viz.to_dot(tensor) works without either")
+    name, program = found
+    formats = dict(_RENDERERS)[name]
+    if fmt not in formats:
+        raise RuntimeError(f"{where}: {name} writes {' and '.join(formats)}, not {fmt}; install "
+                           "Graphviz's `dot` for .pdf, or draw to .svg or .png")
+    try:
+        result = subprocess.run([program, f"-T{fmt}"], input=text.encode("utf-8"),
+                                capture_output=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise RuntimeError(f"{where}: `{name} -T{fmt}` could not run: {error}") from None
+    if result.returncode != 0:
+        raise RuntimeError(f"{where}: `{name} -T{fmt}` failed (exit code {result.returncode}): "
+                           f"{result.stderr.decode('utf-8', 'replace').strip()}")
+    return result.stdout
+
+
 def draw(tensor: Tensor, path: Union[str, "os.PathLike[str]"], show_grads: bool = True, *,
          names: Names = None) -> Path:
-    """Render the graph of ``tensor`` (see ``to_dot``) to an image file with Graphviz.
+    """Render the graph of ``tensor`` (see ``to_dot``) to an image file.
 
-    The format follows the extension of ``path``: ``.png``, ``.svg`` or ``.pdf``. The file is
-    written atomically (a temporary file in the same folder, then renamed).
+    The format follows the extension of ``path``: ``.png``, ``.svg`` or ``.pdf``. The renderer
+    is Graphviz's ``dot`` when it is on PATH, otherwise ``graphviz-pure`` (``pip install
+    "minigrad[graph]"``; PNG and SVG only); see ``renderer``. The file is written atomically
+    (a temporary file in the same folder, then renamed).
 
     Returns
     -------
@@ -306,11 +421,11 @@ def draw(tensor: Tensor, path: Union[str, "os.PathLike[str]"], show_grads: bool 
     ------
     ValueError
         For an extension other than .png, .svg or .pdf.
-    RuntimeError
-        If the Graphviz ``dot`` program is not installed (``to_dot`` still works), if ``dot``
-        fails, or if the graph was freed by ``backward()``.
     FileNotFoundError
         If the folder of ``path`` does not exist.
+    RuntimeError
+        If no renderer is installed (``to_dot`` still works), the renderer cannot write the
+        format or fails, or the graph's structure is gone.
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"draw: path must be a str or os.PathLike ending in "
@@ -320,30 +435,13 @@ def draw(tensor: Tensor, path: Union[str, "os.PathLike[str]"], show_grads: bool 
     if fmt not in _FORMATS:
         raise ValueError(f"draw: cannot tell the image format from {str(path)!r}; use a path "
                          f"ending in {', '.join('.' + f for f in _FORMATS)}")
-    text = _dot_text(tensor, _graph(tensor, "draw"), _name_map(names, "draw"), show_grads)
-    program = shutil.which("dot")
-    if program is None:
-        raise RuntimeError("draw: the Graphviz `dot` program was not found on PATH. Install "
-                           "Graphviz (e.g. `apt-get install graphviz`, `brew install graphviz` "
-                           "or `conda install graphviz`), or render the text of "
-                           "minigrad.viz.to_dot(tensor) with any Graphviz viewer")
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise FileNotFoundError(f"draw: the folder {str(folder)!r} of {str(path)!r} does not "
                                 "exist")
-    handle, temp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=f".{fmt}")
-    os.close(handle)
-    os.chmod(temp, 0o644)                      # mkstemp makes it private; an image is not
-    try:
-        result = subprocess.run([program, f"-T{fmt}", "-o", temp], input=text, text=True,
-                                capture_output=True, timeout=120)
-        if result.returncode != 0:
-            raise RuntimeError(f"draw: `dot -T{fmt}` failed (exit code {result.returncode}): "
-                               f"{result.stderr.strip()}")
-        os.replace(temp, target)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
+    text = _dot_text(tensor, _graph(tensor, "draw"), _name_map(names, "draw"), show_grads)
+    image = _render(text, fmt, "draw")
+    atomic_write(str(target), lambda file: file.write(image))
     return target
 
 

@@ -1,7 +1,9 @@
 """The ``minigrad train`` command: output, checkpoints, resume, bad options."""
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -11,8 +13,15 @@ import pytest
 
 import minigrad as mg
 from minigrad.__main__ import main
+from minigrad.train import checkpoint_path
 
 LAST_LINE = re.compile(r"^test accuracy: (\d\.\d{4})$")
+
+
+def ckpt(folder, name):
+    """The path of a file of the checkpoint in ``folder``."""
+    import pathlib
+    return pathlib.Path(checkpoint_path(folder, name))
 
 
 def run(capsys, *argv):
@@ -59,9 +68,9 @@ def test_small_budget_run_writes_its_outputs(capsys, tmp_path):
     assert lines[0].startswith("digits: 1438 training and 359 test samples")
     assert [line.split()[1] for line in lines if line.startswith("epoch ")] == ["1/2", "2/2"]
     acc = accuracy(out)
-    model = mg.load(tmp_path / "model.npz")
+    model = mg.load(ckpt(tmp_path, "model.npz"))
     assert model["0.weight"].shape == (64, 256) and model["2.weight"].shape == (256, 10)
-    history = json.loads((tmp_path / "history.json").read_text())
+    history = json.loads(ckpt(tmp_path, "history.json").read_text())
     assert len(history["train_loss"]) == 2
     assert history["val_acc"][-1] == pytest.approx(acc, abs=5e-5)
     try:
@@ -69,7 +78,7 @@ def test_small_budget_run_writes_its_outputs(capsys, tmp_path):
         assert (tmp_path / "training.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     except ImportError:
         assert "training.png skipped: matplotlib is not installed" in out
-    config = json.loads((tmp_path / "config.json").read_text())
+    config = json.loads(ckpt(tmp_path, "config.json").read_text())
     assert config["epochs"] == 2 and config["hidden"] == [256] and config["lr"] == 0.001
 
 
@@ -91,13 +100,13 @@ def test_resume_continues_bit_identically(capsys, tmp_path):
     status, out, _ = run(capsys, "train", "--resume", str(half), "--epochs", "4")
     assert status == 0 and "resumed after epoch 2" in out
     for name in ("model.npz", "optimizer.npz"):
-        a, b = mg.load(straight / name), mg.load(half / name)
+        a, b = mg.load(ckpt(straight, name)), mg.load(ckpt(half, name))
         assert a.keys() == b.keys()
         for key in a:
             assert np.array_equal(a[key], b[key]), (name, key)
-    h1, h2 = (json.loads((d / "history.json").read_text()) for d in (straight, half))
+    h1, h2 = (json.loads(ckpt(d, "history.json").read_text()) for d in (straight, half))
     assert h1["train_loss"] == h2["train_loss"] and h1["val_acc"] == h2["val_acc"]
-    assert (straight / "rng.json").read_text() == (half / "rng.json").read_text()
+    assert ckpt(straight, "rng.json").read_text() == ckpt(half, "rng.json").read_text()
 
 
 def test_resume_into_another_folder_and_with_nothing_left_to_do(capsys, tmp_path):
@@ -106,15 +115,24 @@ def test_resume_into_another_folder_and_with_nothing_left_to_do(capsys, tmp_path
     status, out, _ = run(capsys, "train", "--resume", str(first), "--epochs", "3", "--out",
                          str(second))
     assert status == 0 and f"--resume {second}" in out
-    assert len(json.loads((second / "history.json").read_text())["train_loss"]) == 3
-    assert len(json.loads((first / "history.json").read_text())["train_loss"]) == 1
-    status, out, _ = run(capsys, "train", "--resume", str(second), "--epochs", "2")
-    assert status == 0 and "trained 3 epochs" in out and "epoch " not in out.split("\n", 2)[2]
+    assert len(json.loads(ckpt(second, "history.json").read_text())["train_loss"]) == 3
+    assert len(json.loads(ckpt(first, "history.json").read_text())["train_loss"]) == 1
+    before = {path: (path.stat().st_mtime_ns, path.read_bytes())
+              for path in sorted(second.rglob("*"), key=str) if path.is_file()}
+    for epochs in ("2", "3"):                   # below and at the epochs already done
+        status, out, err = run(capsys, "train", "--resume", str(second), "--epochs", epochs)
+        assert status == 0 and err == ""
+        assert out == (f"{second} already holds 3 epochs and --epochs {epochs} asks for no "
+                       "more: nothing trained, nothing written (give --epochs above 3 to "
+                       "continue)\n")
+    after = {path: (path.stat().st_mtime_ns, path.read_bytes())
+             for path in sorted(second.rglob("*"), key=str) if path.is_file()}
+    assert after == before                      # config.json and the rest untouched
 
 
 def test_a_damaged_checkpoint_gives_an_error(capsys, tmp_path):
     run(capsys, "train", "--hidden", "8", "--epochs", "1", "--out", str(tmp_path))
-    (tmp_path / "optimizer.npz").write_bytes(b"not a checkpoint")
+    ckpt(tmp_path, "optimizer.npz").write_bytes(b"not a checkpoint")
     status, _, err = run(capsys, "train", "--resume", str(tmp_path), "--epochs", "2")
     assert status == 1
     assert err.count("\n") == 1 and "optimizer.npz" in err and err.startswith("minigrad train:")
@@ -173,6 +191,7 @@ def test_mnist_missing_offline_is_a_clear_error(capsys, tmp_path, monkeypatch):
     monkeypatch.setitem(mnist.MIRRORS, "mnist", ("http://127.0.0.1:9/",))   # discard port
     status, _, err = run(capsys, "train", "--dataset", "mnist", "--data-root", str(tmp_path))
     assert status == 1 and "by hand" in err and str(tmp_path) in err
+    assert err.count("\n") == 1 and err.startswith("minigrad train: error: load_mnist: could not")
 
 
 def test_resume_from_a_missing_folder(capsys, tmp_path):
@@ -204,7 +223,7 @@ def test_a_plain_sgd_run_resumes(capsys, tmp_path):
     assert run(capsys, *args, "--epochs", "1", "--out", str(half))[0] == 0
     status, out, err = run(capsys, "train", "--resume", str(half), "--epochs", "2")
     assert status == 0 and "resumed after epoch 1" in out, err
-    a, b = mg.load(straight / "model.npz"), mg.load(half / "model.npz")
+    a, b = mg.load(ckpt(straight, "model.npz")), mg.load(ckpt(half, "model.npz"))
     assert all(np.array_equal(a[key], b[key]) for key in a)
 
 
@@ -212,15 +231,15 @@ def rewrite(folder, name, text, rehash=True):
     """Replace a checkpoint file; with ``rehash``, update checkpoint.json to match, so that what
     is refused is refused for its content."""
     import hashlib
-    (folder / name).write_text(text)
+    (folder / name if name == "checkpoint.json" else ckpt(folder, name)).write_text(text)
     if rehash:
         manifest = json.loads((folder / "checkpoint.json").read_text())
-        manifest["sha256"][name] = hashlib.sha256((folder / name).read_bytes()).hexdigest()
+        manifest["sha256"][name] = hashlib.sha256(ckpt(folder, name).read_bytes()).hexdigest()
         (folder / "checkpoint.json").write_text(json.dumps(manifest))
 
 
 def config_with(folder, **changes):
-    return json.dumps({**json.loads((folder / "config.json").read_text()), **changes})
+    return json.dumps({**json.loads(ckpt(folder, "config.json").read_text()), **changes})
 
 
 @pytest.mark.parametrize("rehash", [False, True])
@@ -303,3 +322,76 @@ def test_a_run_whose_loss_overflows_stops_with_one_line(capsys, option):
     assert err.count("\n") == 1, err                  # no NumPy warnings, no traceback
     assert re.match(r"minigrad train: error: fit: the training loss became (nan|inf) at epoch "
                     r"\d+, batch \d+; .*lower learning rate", err)
+
+
+# -- Ctrl-C ----------------------------------------------------------------------------------
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or sys.platform == "win32",
+                    reason="needs POSIX signals")
+def test_ctrl_c_checkpoints_the_last_whole_epoch_and_exits_130(capsys, tmp_path):
+    out, straight = tmp_path / "run", tmp_path / "straight"
+    args = ["--hidden", "8", "--dropout", "0.1", "--batch-size", "64"]
+    child = subprocess.Popen([sys.executable, "-m", "minigrad", "train", *args, "--epochs",
+                              "100000", "--out", str(out)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        for line in child.stdout:                    # the marker: epoch 3's line
+            if line.startswith("epoch") and line.split()[1].startswith("3/"):
+                break
+        child.send_signal(signal.SIGINT)
+        stdout, stderr = child.communicate(timeout=60)
+    finally:
+        child.kill()
+        child.wait(timeout=30)
+    assert child.returncode == 130, stderr
+    match = re.fullmatch(rf"interrupted after epoch (\d+); continue with --resume "
+                         rf"{re.escape(str(out))}\n", stderr)
+    assert match, stderr
+    done = int(match.group(1))
+    # epoch 3's line is printed just before fit's callbacks keep its state, so a signal
+    # landing in between goes back to epoch 2; either way a whole epoch
+    assert done >= 2 and "Traceback" not in stdout + stderr
+    history = json.loads(ckpt(out, "history.json").read_text())
+    assert len(history["train_loss"]) == len(history["val_acc"]) == done
+    # what was saved is the state after epoch `done`: resuming gives the uninterrupted run
+    assert run(capsys, "train", "--resume", str(out), "--epochs", str(done + 1))[0] == 0
+    assert run(capsys, "train", *args, "--epochs", str(done + 1), "--out", str(straight))[0] == 0
+    a, b = mg.load(ckpt(straight, "model.npz")), mg.load(ckpt(out, "model.npz"))
+    assert all(np.array_equal(a[key], b[key]) for key in a)
+    assert [name for name in os.listdir(out) if name.startswith(".tmp-")] == []
+
+
+@pytest.mark.parametrize("interrupt_at", ["a step", "the dataset"])
+def test_ctrl_c_in_process_is_one_line_and_130(capsys, tmp_path, monkeypatch, interrupt_at):
+    import minigrad.__main__ as cli
+    import minigrad.optim as optim_module
+    if interrupt_at == "a step":
+        real_step, steps = optim_module.Adam.step, []
+
+        def step(self):
+            steps.append(1)
+            if len(steps) == 100:                    # in epoch 3 (45 steps per epoch)
+                raise KeyboardInterrupt
+            real_step(self)
+
+        monkeypatch.setattr(optim_module.Adam, "step", step)
+        expected = f"interrupted after epoch 2; continue with --resume {tmp_path}\n"
+    else:
+        def load_dataset(*args):
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(cli, "load_dataset", load_dataset)
+        expected = "minigrad train: interrupted\n"
+    status, _, err = run(capsys, "train", "--epochs", "5", "--out", str(tmp_path))
+    assert status == 130 and err == expected
+    if interrupt_at == "a step":
+        assert len(json.loads(ckpt(tmp_path, "history.json").read_text())["train_loss"]) == 2
+
+
+def test_a_second_run_into_the_same_folder_is_refused_at_once(capsys, tmp_path):
+    from minigrad._files import folder_lock
+    with folder_lock(str(tmp_path), "test", ".run.lock"):       # as a run in progress holds it
+        status, out, err = run(capsys, "train", "--epochs", "1", "--out", str(tmp_path))
+    assert status == 1 and out == "" and err.count("\n") == 1
+    assert f"another process is saving into {tmp_path}" in err
+    assert not (tmp_path / "checkpoint.json").exists()
+    assert run(capsys, "train", "--epochs", "1", "--out", str(tmp_path))[0] == 0

@@ -1,11 +1,11 @@
 """``minigrad train --model cnn``: the book's SimpleConvNet on the digits as images."""
-import json
 import re
 import time
 
 import pytest
 
 from minigrad.__main__ import main
+from minigrad.train import read_checkpoint
 
 
 def run(capsys, *argv):
@@ -39,7 +39,7 @@ def test_a_cnn_run_resumes_as_a_cnn(capsys, tmp_path):
     status, out, _ = run(capsys, "train", "--model", "cnn", "--hidden", "32", "--epochs", "1",
                          "--no-progress", "--out", str(tmp_path))
     assert status == 0
-    assert json.loads((tmp_path / "config.json").read_text())["model"] == "cnn"
+    assert read_checkpoint(str(tmp_path))["config.json"]["model"] == "cnn"
     status, out, err = run(capsys, "train", "--resume", str(tmp_path), "--epochs", "2",
                            "--no-progress")
     assert status == 0, err

@@ -195,3 +195,153 @@ def test_a_folder_is_refused_by_name(tmp_path):
     with pytest.raises(IsADirectoryError, match=f"load: '{where}' is a folder"):
         mg.load(tmp_path)
     assert os.listdir(tmp_path) == []                   # no temporary left behind
+
+
+# -- nested checkpoints: mg.save({'model': ..., 'optimizer': ..., 'epoch': 3}) -----------------
+from hypothesis import given, settings                                  # noqa: E402
+from hypothesis import strategies as st                                 # noqa: E402
+from hypothesis.extra import numpy as hnp                               # noqa: E402
+
+_arrays = hnp.arrays(st.sampled_from([np.float32, np.float64, np.int64, np.uint8, np.bool_]),
+                     hnp.array_shapes(min_dims=0, max_dims=3, max_side=3))
+_leaves = (st.none() | st.booleans() | st.integers(-10 ** 30, 10 ** 30)
+           | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=8) | _arrays
+           | _arrays.filter(lambda a: a.ndim == 0).map(lambda a: a[()]))     # NumPy scalars
+_nested = st.recursive(
+    _leaves, lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
+    | st.dictionaries(st.text(max_size=6) | st.integers(-5, 5), inner, max_size=4),
+    max_leaves=12)
+
+
+def same(a, b):
+    """``a`` and ``b`` equal in value and in type, all the way down (NaN equals NaN, -0.0 is not
+    0.0, dict order and key types count)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, np.ndarray) or isinstance(a, np.generic):
+        return a.dtype == b.dtype and np.shape(a) == np.shape(b) and \
+            np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
+    if isinstance(a, float):
+        return (a != a and b != b) or (a == b and np.copysign(1, a) == np.copysign(1, b))
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(type(k) is type(j) for k, j in zip(a, b)) and \
+            all(same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+@settings(deadline=None)
+@given(obj=st.dictionaries(st.text(max_size=6) | st.integers(), _nested, max_size=5))
+def test_nested_dicts_lists_and_values_round_trip_exactly(tmp_path_factory, obj):
+    path = tmp_path_factory.mktemp("nested") / "ckpt.npz"
+    mg.save(obj, path)
+    assert same(mg.load(path), obj)
+
+
+def test_a_training_checkpoint_in_one_file_as_with_torch_save(tmp_path):
+    from minigrad import optim
+    model = trained_model()
+    opt = optim.Adam(model.parameters(), lr=0.01, betas=(0.8, 0.9))
+    opt.step()
+    state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 3,
+             "best": None, "note": "run 1", "ok": True}
+    mg.save(state, tmp_path / "ckpt.npz")
+    loaded = mg.load(tmp_path / "ckpt.npz")
+    assert same(loaded, state)
+    assert list(loaded["optimizer"]["state"]) == list(range(len(list(model.parameters()))))
+    assert loaded["optimizer"]["param_groups"][0]["betas"] == (0.8, 0.9)
+    clone = optim.Adam(trained_model().parameters(), lr=0.5)
+    clone.load_state_dict(loaded["optimizer"])              # what torch users do with it
+    assert clone.param_groups[0]["lr"] == 0.01
+    import zipfile
+    names = zipfile.ZipFile(tmp_path / "ckpt.npz").namelist()
+    assert "structure.json" in names and all(n.endswith(".npy") for n in names
+                                             if n != "structure.json")
+
+
+def test_a_flat_dict_of_arrays_keeps_the_plain_npz_format(tmp_path):
+    state = trained_model().state_dict()
+    mg.save(state, tmp_path / "flat.npz")
+    with np.load(tmp_path / "flat.npz", allow_pickle=False) as archive:   # NumPy reads it
+        assert archive.files == list(state)
+
+
+@pytest.mark.parametrize("structure, problem", [
+    (b'{"dict": [["w", {"array": 7}]]}', "names the array 7"),
+    (b'{"dict": [["w", {"pickle": 0}]]}', "which mg.save never writes"),
+    (b'{"dict": [[1.5, 2]]}', "dict entry"),
+    (b'{"dict": [["a", 1], ["a", 2]]}', "repeated key"),
+    (b"[" * 100000 + b"]" * 100000, "nested too deeply"),
+    (b'{"list": [' * 150 + b"1" + b"]}" * 150, "nested more than 100 levels"),
+    (b"not json", "not valid JSON"),
+])
+def test_a_damaged_structure_member_is_one_value_error(tmp_path, structure, problem):
+    path = zipped(tmp_path / "nested.npz", [("0.npy", npy_bytes(np.ones(2))),
+                                             ("structure.json", structure)])
+    with pytest.raises(ValueError, match=f"load: cannot read '{re.escape(str(path))}'.*"
+                                         f"{re.escape(problem)}"):
+        mg.load(path)
+
+
+def test_save_refuses_what_it_could_not_give_back(tmp_path):
+    loop = {}
+    loop["self"] = loop
+    with pytest.raises(ValueError, match="nested more than 100 levels deep"):
+        mg.save(loop, tmp_path / "x.npz")
+    with pytest.raises(TypeError, match=r"\['a'\]\[1\] of type set"):
+        mg.save({"a": [1, {2}]}, tmp_path / "x.npz")
+    with pytest.raises(TypeError, match="key must be a string or an integer, got True"):
+        mg.save({"a": {True: 1}}, tmp_path / "x.npz")
+    assert os.listdir(tmp_path) == []
+
+
+# -- hostile files: bounded reads and the right words ------------------------------------------
+def npy_claiming(shape, version=1, header_padding=0, data=b"\0" * 16):
+    """The bytes of a .npy whose header declares ``shape`` of float64, with ``data`` after."""
+    import struct
+    header = f"{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}"
+    header += " " * header_padding
+    length_size = 2 if version == 1 else 4
+    header += " " * (63 - (8 + length_size + len(header)) % 64) + "\n"
+    length = struct.pack("<H" if version == 1 else "<I", len(header))
+    return b"\x93NUMPY" + bytes([version, 0]) + length + header.encode("latin1") + data
+
+
+def test_a_tiny_archive_claiming_terabytes_is_refused_before_allocating(tmp_path):
+    path = zipped(tmp_path / "huge.npz", [("w.npy", npy_claiming((2 ** 40,)))])
+    assert path.stat().st_size < 300
+    with pytest.raises(ValueError, match=f"'{re.escape(str(path))}': its member 'w.npy' declares "
+                                         "8,796,093,022,208 bytes of array data but holds only "
+                                         "16"):
+        mg.load(path)
+
+
+def test_a_zip_directory_lying_about_a_member_size_is_refused(tmp_path):
+    import zipfile
+    path = tmp_path / "lie.npz"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("w.npy", npy_claiming((2,)))
+    data = bytearray(path.read_bytes())
+    central = data.rindex(b"PK\x01\x02")                    # the member's directory entry
+    data[central + 24:central + 28] = (2 ** 32 - 2).to_bytes(4, "little")   # its plain size
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="more than the file can hold"):
+        mg.load(path)
+
+
+def test_an_over_long_npy_header_is_named_as_such_not_as_pickle(tmp_path):
+    path = zipped(tmp_path / "long.npz",
+                  [("w.npy", npy_claiming((2,), version=2, header_padding=20000))])
+    with pytest.raises(ValueError) as info:
+        mg.load(path)
+    assert "pickle" not in str(info.value)
+    assert "header of 20," in str(info.value) and "longer than the 10,000" in str(info.value)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_a_symlink_to_a_device_is_not_read(tmp_path):
+    link = tmp_path / "model.npz"
+    link.symlink_to("/dev/zero")
+    with pytest.raises(ValueError, match="not a regular file"):
+        mg.load(link)

@@ -12,7 +12,14 @@ from hypothesis import strategies as st
 import minigrad as mg
 from minigrad import nn, optim
 from minigrad.data import DataLoader, make_spiral
-from minigrad.train import History, evaluate, fit, load_checkpoint, save_checkpoint
+from minigrad.train import (CHECKPOINT_FILES, History, checkpoint_path, evaluate, fit,
+                            load_checkpoint, save_checkpoint)
+
+
+def ckpt(folder, name):
+    """The path of a file of the checkpoint in ``folder``."""
+    import pathlib
+    return pathlib.Path(checkpoint_path(folder, name))
 
 
 def spiral(seed=0, n=30):
@@ -247,7 +254,7 @@ def test_resume_from_a_checkpoint_is_bit_identical(tmp_path):
     assert resumed.train_loss == straight.train_loss
     for (name, a), b in zip(model.state_dict().items(), second.state_dict().values()):
         assert np.array_equal(a, b), name
-    assert json.loads((tmp_path / "config.json").read_text()) == {"note": "test"}
+    assert json.loads(ckpt(tmp_path, "config.json").read_text()) == {"note": "test"}
 
 
 def test_checkpoint_files_are_plain_and_complete(tmp_path):
@@ -255,20 +262,21 @@ def test_checkpoint_files_are_plain_and_complete(tmp_path):
     model, opt = make_run()
     history = fit(model, nn.SoftmaxCrossEntropy(), opt, (X, y), 1, 8, progress=False)
     save_checkpoint(tmp_path, model, opt, history)
-    names = sorted(os.listdir(tmp_path))
-    assert names == sorted(["model.npz", "optimizer.npz", "optimizer.json", "rng.json",
-                            "history.json", "config.json", "checkpoint.json"])
-    with np.load(tmp_path / "optimizer.npz", allow_pickle=False) as f:
+    generation = ckpt(tmp_path, "model.npz").parent.name
+    assert sorted(os.listdir(tmp_path)) == sorted([".lock", "checkpoint.json", generation])
+    assert re.fullmatch(r"epoch-000001-[0-9a-f]{8}", generation)
+    assert sorted(os.listdir(tmp_path / generation)) == sorted(CHECKPOINT_FILES)
+    with np.load(ckpt(tmp_path, "optimizer.npz"), allow_pickle=False) as f:
         keys = set(f.files)
     n_params = len(list(model.parameters()))
     assert keys == {f"{i}.{name}" for i in range(n_params) for name in ("exp_avg", "exp_avg_sq")}
-    meta = json.loads((tmp_path / "optimizer.json").read_text())
+    meta = json.loads(ckpt(tmp_path, "optimizer.json").read_text())
     assert meta["scalars"] == {str(i): {"step": 12} for i in range(n_params)}   # 90 rows / 8
-    assert json.loads((tmp_path / "rng.json").read_text()) == \
+    assert json.loads(ckpt(tmp_path, "rng.json").read_text()) == \
         mg.random.default_rng().bit_generator.state
     umask = os.umask(0o022)
     os.umask(umask)
-    assert (tmp_path / "history.json").stat().st_mode & 0o777 == 0o666 & ~umask
+    assert ckpt(tmp_path, "history.json").stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 @pytest.mark.parametrize("victim", ["model.npz", "optimizer.npz", "history.json", "rng.json"])
@@ -277,7 +285,7 @@ def test_a_tampered_or_mixed_checkpoint_is_refused(tmp_path, victim):
     model, opt = make_run()
     history = fit(model, nn.SoftmaxCrossEntropy(), opt, (X, y), 1, 8, progress=False)
     save_checkpoint(tmp_path, model, opt, history)
-    path = tmp_path / victim
+    path = ckpt(tmp_path, victim)
     path.write_bytes(path.read_bytes()[:-1] + b" ")
     other, opt2 = make_run(5)
     before = [p.data.copy() for p in other.parameters()]
@@ -289,7 +297,7 @@ def test_a_tampered_or_mixed_checkpoint_is_refused(tmp_path, victim):
 def test_a_missing_checkpoint_file_is_named(tmp_path):
     model, opt = make_run()
     save_checkpoint(tmp_path, model, opt, History())
-    (tmp_path / "rng.json").unlink()
+    ckpt(tmp_path, "rng.json").unlink()
     with pytest.raises(ValueError, match="rng.json is missing"):
         load_checkpoint(tmp_path, model, opt)
     with pytest.raises(ValueError, match="checkpoint.json is missing"):
@@ -446,7 +454,7 @@ def test_a_checkpoint_without_optimizer_arrays_resumes(tmp_path, step):
         optim.SGD(model.parameters(), lr=0.1)
     history = fit(model, nn.SoftmaxCrossEntropy(), opt, (X, y), int(step), 16, progress=False)
     save_checkpoint(tmp_path, model, opt, history)
-    assert mg.load(tmp_path / "optimizer.npz") == {}
+    assert mg.load(ckpt(tmp_path, "optimizer.npz")) == {}
     other = small_model(seed=3)
     opt2 = type(opt)(other.parameters(), lr=0.5)
     assert load_checkpoint(tmp_path, other, opt2) == history
@@ -459,9 +467,9 @@ def rewrite(folder, name, text):
     """Replace a checkpoint file and update checkpoint.json to match, as a careful forger would:
     what is then refused is refused for its content, not for its hash."""
     import hashlib
-    (folder / name).write_text(text)
+    ckpt(folder, name).write_text(text)
     manifest = json.loads((folder / "checkpoint.json").read_text())
-    manifest["sha256"][name] = hashlib.sha256((folder / name).read_bytes()).hexdigest()
+    manifest["sha256"][name] = hashlib.sha256(ckpt(folder, name).read_bytes()).hexdigest()
     (folder / "checkpoint.json").write_text(json.dumps(manifest))
 
 
@@ -546,3 +554,39 @@ def test_save_checkpoint_into_a_file_is_refused_by_name(tmp_path):
     (tmp_path / "afile").write_text("x")
     with pytest.raises(NotADirectoryError, match="save_checkpoint: .*afile' is a file"):
         save_checkpoint(tmp_path / "afile", model, opt, History())
+
+
+# -- Ctrl-C: fit keeps the history of the epochs done ----------------------------------------
+class _InterruptedAt(nn.Module):
+    """A model that raises KeyboardInterrupt (as Ctrl-C does) at its ``at``-th call in the
+    given mode: training mode is a step, eval mode an accuracy measurement."""
+
+    def __init__(self, inner, at, training):
+        super().__init__()
+        self.inner = inner
+        self.at, self.when_training, self.calls = at, training, 0
+
+    def forward(self, x):
+        if self.training == self.when_training:
+            self.calls += 1
+            if self.calls == self.at:
+                raise KeyboardInterrupt
+        return self.inner(x)
+
+
+@pytest.mark.parametrize("at, training", [
+    (2 * 12 + 5, True),          # in a step of epoch 3 (12 batches of 8 per epoch)
+    (2 * 2 + 1, False),          # measuring epoch 3's training accuracy
+    (2 * 2 + 2, False),          # measuring epoch 3's validation accuracy
+])
+def test_an_interrupted_fit_keeps_exactly_the_epochs_done(at, training):
+    X, y = spiral()
+    model = _InterruptedAt(small_model(), at, training)
+    history = History()
+    with pytest.raises(KeyboardInterrupt) as info:
+        fit(model, nn.SoftmaxCrossEntropy(), optim.SGD(model.parameters(), lr=0.1), (X, y), 5,
+            8, val_data=(X, y), progress=False, history=history)
+    assert info.value.history is history
+    assert {name: len(values) for name, values in history.as_dict().items()} == \
+        {"train_loss": 2, "train_acc": 2, "val_acc": 2, "epoch_time": 2}
+    assert History.from_dict(history.as_dict()) == history       # and it can be saved

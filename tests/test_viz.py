@@ -1,10 +1,13 @@
 """minigrad.viz: DOT export, draw, the tape printout, and mg.trace_backward."""
 import ast
 import io
+import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import numpy as np
@@ -117,12 +120,15 @@ def test_to_dot_escapes_names():
     assert any(label(a).startswith('W "weights" \\ 1\n') for a in nodes.values())
 
 
-@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz dot is not installed")
+NO_RENDERER = 'neither Graphviz dot nor graphviz-pure is installed (pip install "minigrad[graph]")'
+
+
+@pytest.mark.skipif(viz.renderer() is None, reason=NO_RENDERER)
 def test_to_dot_is_accepted_by_graphviz():
     x, W, b, loss = small_net()
     text = viz.to_dot(loss, names={'W "q"': W, "b": b})
-    result = subprocess.run(["dot", "-Tplain"], input=text, text=True, capture_output=True,
-                            timeout=60)
+    result = subprocess.run([viz.renderer(), "-Tplain"], input=text, text=True,
+                            capture_output=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("\nnode ") == 5 + 9       # 5 ops; x, W, b, const 2, 5 results
 
@@ -174,9 +180,9 @@ def test_names_may_be_any_iterable_of_pairs(tmp_path, monkeypatch):
     for names in ({"W": W}, [("W", W)], (("W", W),), iter([["W", W]])):
         assert viz.tape(loss, names=names, show=False)[0].inputs == ("const", "W")
     written = []
-    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/dot")
-    monkeypatch.setattr(subprocess, "run", lambda args, input, **kw: written.append(input) or
-                        subprocess.CompletedProcess(args, 1, "", "stopped by the test"))
+    monkeypatch.setattr(shutil, "which", lambda name, path=None: "/usr/bin/dot")
+    monkeypatch.setattr(subprocess, "run", lambda args, input, **kw: written.append(
+        input.decode()) or subprocess.CompletedProcess(args, 1, b"", b"stopped by the test"))
     with pytest.raises(RuntimeError, match="stopped by the test"):
         viz.draw(loss, tmp_path / "graph.svg", names=iter([("W", W)]))   # read once, kept
     assert written == [viz.to_dot(loss, names={"W": W})]
@@ -193,13 +199,93 @@ def test_to_dot_and_tape_handle_a_long_chain():
     assert len(viz.tape(y, show=False)) == 3000
 
 
-# -- draw ----------------------------------------------------------------------------------------
-def test_draw_without_graphviz_says_what_to_install(tmp_path, monkeypatch):
-    monkeypatch.setattr(shutil, "which", lambda name: None)
+# -- draw and the renderers ---------------------------------------------------------------------
+def fake_renderer(folder, name):
+    """An executable ``folder/name`` that reads DOT on stdin and writes ``<svg>name -T..</svg>``
+    on stdout, so a test can tell which renderer drew (a shebang to this Python: no PATH)."""
+    folder.mkdir(exist_ok=True)
+    script = folder / name
+    script.write_text(f"#!{sys.executable}\nimport sys\nassert sys.stdin.read().startswith("
+                      f"'digraph')\nsys.stdout.write('<svg>{name} ' + ' '.join(sys.argv[1:]) "
+                      "+ '</svg>')\n")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return str(script)
+
+
+@pytest.fixture
+def only(tmp_path, monkeypatch):
+    """``only("dot", ...)``: PATH and this Python's scripts folder hold just those fakes
+    (``scripts=[...]`` for fakes in the scripts folder)."""
+    if os.name == "nt":
+        pytest.skip("the fake renderers are POSIX scripts")
+
+    def make(*on_path, scripts=()):
+        bin_dir, scripts_dir = tmp_path / "bin", tmp_path / "scripts"
+        bin_dir.mkdir(exist_ok=True)
+        scripts_dir.mkdir(exist_ok=True)
+        for name in on_path:
+            fake_renderer(bin_dir, name)
+        for name in scripts:
+            fake_renderer(scripts_dir, name)
+        monkeypatch.setenv("PATH", str(bin_dir))
+        monkeypatch.setattr(sysconfig, "get_path", lambda which: str(scripts_dir))
+    return make
+
+
+@pytest.mark.parametrize("on_path, scripts, chosen", [
+    (("dot", "graphviz-pure"), (), "bin/dot"),                # Graphviz is preferred
+    (("dot",), ("graphviz-pure",), "bin/dot"),
+    (("graphviz-pure",), (), "bin/graphviz-pure"),            # the pip renderer alone
+    ((), ("graphviz-pure",), "scripts/graphviz-pure"),        # a venv that is not activated
+])
+def test_draw_uses_dot_first_then_graphviz_pure(only, tmp_path, on_path, scripts, chosen):
+    only(*on_path, scripts=scripts)
+    assert viz.renderer() == str(tmp_path / chosen)
     x, W, b, loss = small_net()
-    with pytest.raises(RuntimeError, match="install Graphviz|Install Graphviz"):
+    path = viz.draw(loss, tmp_path / "graph.svg")
+    assert path.read_text() == f"<svg>{Path(chosen).name} -Tsvg</svg>"
+    svg = viz.to_dot(loss)._repr_mimebundle_()["image/svg+xml"]
+    assert svg == f"<svg>{Path(chosen).name} -Tsvg</svg>"
+    graph = viz.to_dot(loss)
+    for include, exclude in ((["text/plain"], None), (None, ["image/svg+xml"])):
+        assert graph._repr_mimebundle_(include, exclude) == {"text/plain": str(graph)}
+
+
+def test_graphviz_pure_refuses_pdf_and_dot_writes_it(only, tmp_path):
+    x, W, b, loss = small_net()
+    only("graphviz-pure")
+    with pytest.raises(RuntimeError, match=r"draw: graphviz-pure writes png and svg, not pdf; "
+                                           r"install Graphviz's `dot` for \.pdf"):
+        viz.draw(loss, tmp_path / "graph.pdf")
+    assert not (tmp_path / "graph.pdf").exists()
+    only("dot", "graphviz-pure")
+    assert viz.draw(loss, tmp_path / "graph.pdf").read_text() == "<svg>dot -Tpdf</svg>"
+
+
+def test_draw_without_a_renderer_says_what_to_install(only, tmp_path):
+    only()                                                    # nothing anywhere
+    assert viz.renderer() is None
+    x, W, b, loss = small_net()
+    with pytest.raises(RuntimeError, match=r'^draw: no program .*pip install "minigrad\[graph\]"'
+                                           r".*install Graphviz"):
         viz.draw(loss, tmp_path / "graph.png")
-    assert list(tmp_path.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bin", "scripts"]   # nothing written
+    graph = viz.to_dot(loss)
+    assert graph._repr_mimebundle_() == {"text/plain": str(graph)}   # Jupyter shows the text
+    with pytest.raises(RuntimeError, match="DotGraph.render: no program"):
+        graph.render("svg")
+    with pytest.raises(ValueError, match=r"^DotGraph.render: fmt must be one of png, svg, pdf, "
+                                         r"got 'jpg'$"):
+        graph.render("jpg")
+
+
+def test_draw_refuses_a_missing_folder_before_looking_for_a_renderer(only, tmp_path):
+    x, W, b, loss = small_net()
+    for installed in ((), ("graphviz-pure",)):
+        only(*installed)
+        with pytest.raises(FileNotFoundError, match="draw: the folder .*missing"):
+            viz.draw(loss, tmp_path / "missing" / "graph.svg")
+        assert not (tmp_path / "missing").exists()
 
 
 def test_draw_rejects_unknown_formats(tmp_path):
@@ -208,7 +294,7 @@ def test_draw_rejects_unknown_formats(tmp_path):
         viz.draw(loss, tmp_path / "graph.jpg")
 
 
-@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz dot is not installed")
+@pytest.mark.skipif(viz.renderer() is None, reason=NO_RENDERER)
 @pytest.mark.parametrize("suffix, magic", [(".svg", b"<svg"), (".png", b"\x89PNG")])
 def test_draw_writes_the_image(tmp_path, suffix, magic):
     x, W, b, loss = small_net()
@@ -216,6 +302,21 @@ def test_draw_writes_the_image(tmp_path, suffix, magic):
     assert path == tmp_path / f"graph{suffix}"
     assert magic in path.read_bytes()[:400]
     assert [p.name for p in tmp_path.iterdir()] == [f"graph{suffix}"]   # no temp file left
+
+
+@pytest.mark.skipif(viz.renderer() is None, reason=NO_RENDERER)
+def test_a_dot_graph_shows_as_svg_in_jupyter_and_stays_a_string():
+    x, W, b, loss = small_net()
+    graph = viz.to_dot(loss, names={"W": W})
+    assert isinstance(graph, str) and graph == viz.to_dot(loss, names={"W": W})
+    assert graph.startswith("digraph minigrad {")
+    bundle = graph._repr_mimebundle_()
+    assert bundle["text/plain"] == str(graph)
+    svg = bundle["image/svg+xml"]
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    # every op and every labelled tensor is drawn (SVG escapes nothing in these names)
+    for text in (r"#\d+ MatMul<", r"#\d+ Tanh<", r"#\d+ Pow<", r"#\d+ Mean<", ">W<"):
+        assert re.search(text, svg), text
 
 
 @pytest.mark.parametrize("path", [None, 5, ["graph.svg"]])
@@ -227,7 +328,7 @@ def test_draw_refuses_a_path_that_is_not_a_path(path):
 
 
 def test_draw_reports_a_failing_dot(tmp_path, monkeypatch):
-    monkeypatch.setattr(shutil, "which", lambda name: "/bin/false")
+    monkeypatch.setattr(shutil, "which", lambda name, path=None: "/bin/false")
     x, W, b, loss = small_net()
     with pytest.raises(RuntimeError, match="dot -Tsvg. failed"):
         viz.draw(loss, tmp_path / "graph.svg")
@@ -348,6 +449,21 @@ def test_tape_can_print_to_a_stream_or_not_at_all(capsys):
     assert str(entries[0]) == f"#{entries[0].seq} MatMul  x (4, 3), W (3, 2) -> (4, 2)"
     viz.tape(loss, show=False)
     assert capsys.readouterr().out == ""
+
+
+def test_the_tape_shows_as_its_listing_and_as_an_html_table():
+    x, W, b, loss = small_net()
+    stream = io.StringIO()
+    entries = viz.tape(loss, names={"x": x, "<W>": W}, file=stream)
+    assert isinstance(entries, list) and len(entries) == 5
+    assert repr(entries) == str(entries) == stream.getvalue().rstrip("\n")
+    html = entries._repr_html_()
+    assert html.count("<tr>") == 1 + 5                       # the header and one row per op
+    for entry in entries:
+        assert f"<td>#{entry.seq}</td><td>{entry.op}</td>" in html
+    assert "&lt;W&gt; (3, 2)" in html and "<W>" not in html  # names are escaped
+    assert "<td>(4, 2)</td>" in html                         # MatMul's output shape
+    assert repr(viz.tape(mg.tensor(1.0, requires_grad=True))) == "Tape([])"
 
 
 # -- trace_backward ------------------------------------------------------------------------------
@@ -487,5 +603,6 @@ def test_graph_example_writes_a_valid_dot_file(tmp_path):
     nodes, edges = parse_dot((tmp_path / "g.dot").read_text())
     assert len(nodes) == 4 + 10 and len(edges) == 13         # 4 ops; x, labels, 4 params, ...
     assert "SoftmaxCrossEntropy" in out
-    if shutil.which("dot") is not None:
+    if viz.renderer() is not None:
         assert (tmp_path / "g.svg").read_bytes().count(b"<svg") == 1
+        assert (tmp_path / "g.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

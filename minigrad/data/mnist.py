@@ -8,7 +8,6 @@ import sys
 import urllib.error
 import urllib.request
 import warnings
-import zipfile
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -123,12 +122,13 @@ def _read_cache(path: str) -> Optional[Dict[str, np.ndarray]]:
     if os.path.isdir(path):
         raise ValueError(f"load_mnist: the cache path {path} is a folder; move it away or pass "
                          "another root")
+    from ..serialization import load      # bounded: a forged header is refused, not allocated
     try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {key: f[key] for key in _CACHE_KEYS}
+        archive = load(path)
+        arrays = {key: archive[key] for key in _CACHE_KEYS}
         _check_arrays(arrays)
         return arrays
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+    except (OSError, ValueError, KeyError, TypeError) as error:
         warnings.warn(f"load_mnist: the cache {path} is corrupt ({error}); rebuilding it",
                       RuntimeWarning, stacklevel=3)
         os.remove(path)
@@ -182,11 +182,12 @@ def _gather(folder: str, download: bool, mirrors: Sequence[str], checksums: Mapp
     missing = [name for name in FILES if name not in raw]
     if missing:
         attempts = "\n".join(f"  - {line}" for line in tried) or "  (nothing)"
-        why = "" if download else " (download=False)"
-        raise DownloadError(
-            f"load_mnist: could not get {', '.join(missing)} for kind={kind!r}{why}. Tried:\n"
-            f"{attempts}\nDownload the files by hand ({', '.join(FILES)}; gzip-compressed or "
-            f"not) into {folder}{os.sep} and call load_mnist again.")
+        why = f" (first failure: {tried[0]})" if tried else ""
+        why = why if download else " (download=False)"
+        raise DownloadError(       # the first line says it all: the command prints only that
+            f"load_mnist: could not get {', '.join(missing)} for kind={kind!r}{why}; download "
+            f"the files by hand ({', '.join(FILES)}; gzip-compressed or not) into "
+            f"{folder}{os.sep} and call load_mnist again.\nTried:\n{attempts}")
     return raw
 
 
@@ -214,9 +215,10 @@ def _from_mirrors(folder: str, name: str, md5: str, mirrors: Sequence[str], time
     bytes)."""
     for mirror in mirrors:
         url = mirror.rstrip("/") + "/" + name
-        print(f"minigrad: downloading {url}", file=sys.stderr)
         try:
             with urllib.request.urlopen(url, timeout=timeout) as response:
+                # said once the mirror answers, so that offline the error is all there is
+                print(f"minigrad: downloading {url}", file=sys.stderr)
                 data = response.read()
         except urllib.error.HTTPError as error:
             tried.append(f"{url}: HTTP {error.code} {error.reason}")

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Tuple
+import weakref
+from typing import Any, Dict, Tuple
 
 import numpy as np
 
-from ..tensor import Tensor
 from .optimizer import Optimizer, ParamGroup, Params, add_weight_decay, check_flag, \
     check_lr_eps_decay, check_number, lerp_
 
@@ -56,10 +56,10 @@ class Adam(Optimizer):
                  weight_decay: float = 0.0, amsgrad: bool = False) -> None:
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       amsgrad=amsgrad))
-        # one work array per parameter, kept across steps as a hand-written loop keeps it (a
+        # one work array per state array, kept across steps as a hand-written loop keeps it (a
         # fresh multi-megabyte temporary each step can be faulted in again); not state, never
-        # saved, renewed whenever it no longer matches the state's arrays
-        self._work: Dict[Tensor, np.ndarray] = {}
+        # saved, renewed whenever the state array it serves is replaced
+        self._work: Dict[int, Tuple[Any, np.ndarray]] = {}
 
     def _check_group(self, group: ParamGroup) -> None:
         check_lr_eps_decay(self._name, group)
@@ -88,38 +88,35 @@ class Adam(Optimizer):
         """Weight decay as an L2 penalty: the gradient plus λW."""
         return add_weight_decay(param, grad, group["weight_decay"])
 
-    def _update_group(self, params: List[Tensor], group: ParamGroup) -> None:
-        """The update above for each of ``params``; the group's settings are read once."""
+    def _update(self, param: np.ndarray, grad: np.ndarray, state: Dict[str, Any],
+                group: ParamGroup) -> None:
         beta1, beta2 = group["betas"]
-        lr, eps, amsgrad = group["lr"], group["eps"], group["amsgrad"]
-        decays = group["weight_decay"] != 0.0
-        t = None
-        for p in params:
-            state = self._state_of(p, group)
-            state["step"] += 1
-            if state["step"] != t:       # the bias corrections, once per step count t
-                t = state["step"]
-                # Python floats, so that a float32 parameter stays float32
-                step_size = lr / (1.0 - beta1 ** t)
-                bias_correction2_sqrt = math.sqrt(1.0 - beta2 ** t)
-            param, g = p.data, p._grad.data
-            if decays:
-                g = self._decay(param, g, group)
-            m, v = state["exp_avg"], state["exp_avg_sq"]
-            scratch = self._work.get(p)
-            if scratch is None or scratch.shape != m.shape or scratch.dtype != m.dtype:
-                scratch = self._work[p] = np.empty_like(m)    # kept across steps
-            lerp_(m, g, 1.0 - beta1, scratch)                # m ← m + (1 − β1)(g − m)
-            np.multiply(g, g, out=scratch)
-            scratch *= 1.0 - beta2
-            v *= beta2
-            v += scratch                                     # v ← β2 v + (1 − β2) g²
-            if amsgrad:
-                np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-                v = state["max_exp_avg_sq"]
-            denom = np.sqrt(v, out=scratch)                  # √v̂ / √(1 − β2ᵗ) + ε
-            denom /= bias_correction2_sqrt
-            denom += eps
-            np.divide(m, denom, out=denom)                   # W ← W − step_size · m / denom
-            denom *= step_size
-            param -= denom
+        state["step"] += 1
+        t = state["step"]
+        step_size = group["lr"] / (1.0 - beta1 ** t)       # Python floats, so that float32
+        bias_correction2_sqrt = math.sqrt(1.0 - beta2 ** t)  # stays float32
+        g = self._decay(param, grad, group)
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        scratch = self._scratch(m)
+        lerp_(m, g, 1.0 - beta1, scratch)                # m ← m + (1 − β1)(g − m)
+        np.multiply(g, g, out=scratch)
+        scratch *= 1.0 - beta2
+        v *= beta2
+        v += scratch                                     # v ← β2 v + (1 − β2) g²
+        if group["amsgrad"]:
+            np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+            v = state["max_exp_avg_sq"]
+        denom = np.sqrt(v, out=scratch)                  # √v̂ / √(1 − β2ᵗ) + ε
+        denom /= bias_correction2_sqrt
+        denom += group["eps"]
+        np.divide(m, denom, out=denom)                   # W ← W − step_size · m / denom
+        denom *= step_size
+        param -= denom
+
+    def _scratch(self, m: np.ndarray) -> np.ndarray:
+        """The work array kept for state array ``m`` (renewed when ``m`` was replaced)."""
+        kept = self._work.get(id(m))
+        if kept is None or kept[0]() is not m:
+            self._work = {k: w for k, w in self._work.items() if w[0]() is not None}
+            kept = self._work[id(m)] = (weakref.ref(m), np.empty_like(m))
+        return kept[1]

@@ -4,7 +4,8 @@ A subclass supplies three things: its hyperparameter checks (``_check_group``), 
 state it keeps per parameter (``_state_keys``) with their initial values (``_init_state``), and
 the update of one parameter array (``_update``) - or, to share per-step work across a group, of
 all of a group's parameters at once (``_update_group``). Everything else - groups, skipping
-parameters without a gradient, ``no_grad``, version bumps, saving and restoring - lives here, once.
+parameters without a gradient, ``no_grad``, version bumps, the multi-tensor step over a group's
+small parameters, saving and restoring - lives here, once.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import numpy as np
 
 from ..autograd import enable_grad, no_grad
 from ..tensor import Tensor
+from .multi_tensor import SMALL, FlatGroup
 
 ParamGroup = Dict[str, Any]
 Params = Union[Iterable[Tensor], Iterable[ParamGroup]]
@@ -47,7 +49,10 @@ class Optimizer:
     -----
     ``step()`` updates every parameter whose ``.grad`` is not None, in place on ``p.data`` (the
     array is never replaced, so anything else holding it sees the new values) and under
-    ``no_grad``; it bumps ``p._version`` and never writes into ``p.grad``.
+    ``no_grad``; it bumps ``p._version`` and never writes into ``p.grad``. The small
+    parameters of a group are updated together, in one multi-tensor update with the same bits
+    (``minigrad.optim.multi_tensor``); their ``state[p]`` arrays are then views into one buffer
+    per group, so editing one in place edits the optimizer's state, as it always did.
     """
 
     #: State arrays that must be >= 0 (sums or averages of squared gradients), checked by
@@ -59,6 +64,7 @@ class Optimizer:
         self._check_group(self.defaults)
         self.state: Dict[Tensor, Dict[str, Any]] = {}
         self.param_groups: List[ParamGroup] = []
+        self._flat: Dict[int, Any] = {}    # group index -> (ids of its small params, FlatGroup)
         if isinstance(params, (Tensor, dict)):
             raise TypeError(f"{self._name}: params must be an iterable of Tensors or of dicts, "
                             f"got a single {type(params).__name__}; wrap it in a list")
@@ -187,13 +193,38 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         with no_grad():
-            for group in self.param_groups:
+            for index, group in enumerate(self.param_groups):
                 params = [p for p in group["params"] if p._grad is not None]
                 try:
-                    self._update_group(params, group)
+                    self._step_group(index, group, params)
                 finally:     # also after an error part-way: a graph built before must not
                     Tensor._mark_written(params)    # trust a parameter that may have changed
         return loss
+
+    def _step_group(self, index: int, group: ParamGroup, params: List[Tensor]) -> None:
+        """Update ``params`` (those of group ``index`` with a gradient): the small ones in one
+        multi-tensor step where it gives the same bits (see ``multi_tensor``), the rest one by
+        one."""
+        flat = self._flat_group(index, group)
+        if flat is not None and len(flat.params) <= len(params) and \
+                all(p._grad is not None for p in flat.params) and flat.step(self, group):
+            params = [p for p in params if p.data.size > SMALL]
+        self._update_group(params, group)
+
+    def _flat_group(self, index: int, group: ParamGroup) -> Optional[FlatGroup]:
+        """The multi-tensor buffers of group ``index`` (None if it has under two small
+        parameters of one dtype), made at the first step and again when the group changes."""
+        small = [p for p in group["params"] if p.data.size <= SMALL]
+        known = self._flat.get(index)
+        if known is not None and known[0] == [id(p) for p in small]:
+            flat = known[1]
+            if flat is None or flat.holds(small):
+                return flat
+        flat = None
+        if len(small) > 1 and len({p.data.dtype for p in small}) == 1:
+            flat = FlatGroup(small)
+        self._flat[index] = ([id(p) for p in small], flat)
+        return flat
 
     # -- saving and restoring ----------------------------------------------------------------
     def state_dict(self) -> Dict[str, Any]:
@@ -241,6 +272,27 @@ class Optimizer:
             raise ValueError(f"{self._name}.load_state_dict: the state dict has "
                              f"{len(saved_groups)} parameter groups, this optimizer has "
                              f"{len(self.param_groups)}")
+        groups, params = self._restore_groups(saved_groups)
+        state = {}
+        for key, saved_state in state_dict["state"].items():
+            if not _is_id(key):
+                raise TypeError(f"{where}: the keys of 'state' must be integer parameter ids, "
+                                f"got {key!r}")
+            if not isinstance(saved_state, dict):
+                raise TypeError(f"{where}: the state of parameter {key} must be a dict, got "
+                                f"{type(saved_state).__name__}")
+            if int(key) not in params:
+                raise ValueError(f"{self._name}.load_state_dict: state for parameter id {key}, "
+                                 f"which no group lists")
+            p, group = params[int(key)]
+            state[p] = self._restore_state(p, group, int(key), saved_state)
+        self.param_groups = groups
+        self.state = state
+
+    def _restore_groups(self, saved_groups: Any) -> Tuple[List[ParamGroup], Dict[int, Any]]:
+        """The groups a state dict restores (validated) and, by saved id, each parameter with
+        its new group."""
+        where = f"{self._name}.load_state_dict"
         params: Dict[int, Tuple[Tensor, ParamGroup]] = {}
         groups = []
         for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
@@ -265,21 +317,7 @@ class Optimizer:
                     raise ValueError(f"{self._name}.load_state_dict: parameter id {k} is "
                                      "listed twice in the state dict's groups")
                 params[int(k)] = (p, new)
-        state = {}
-        for key, saved_state in state_dict["state"].items():
-            if not _is_id(key):
-                raise TypeError(f"{where}: the keys of 'state' must be integer parameter ids, "
-                                f"got {key!r}")
-            if not isinstance(saved_state, dict):
-                raise TypeError(f"{where}: the state of parameter {key} must be a dict, got "
-                                f"{type(saved_state).__name__}")
-            if int(key) not in params:
-                raise ValueError(f"{self._name}.load_state_dict: state for parameter id {key}, "
-                                 f"which no group lists")
-            p, group = params[int(key)]
-            state[p] = self._restore_state(p, group, int(key), saved_state)
-        self.param_groups = groups
-        self.state = state
+        return groups, params
 
     def _restore_state(self, p: Tensor, group: ParamGroup, key: int,
                        saved: Dict[str, Any]) -> Dict[str, Any]:

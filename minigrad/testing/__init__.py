@@ -5,7 +5,7 @@
   change of it, no stale cache, dtype kept); returns a ``LayerCheckReport`` or raises
   ``GradcheckError`` saying what is wrong. Needs only NumPy.
 - ``minigrad.testing.strategies``: hypothesis strategies for arrays, shapes, broadcastable
-  shapes, batches, and values kept away from kinks (needs ``pip install minigrad[test]``).
+  shapes, batches, and values kept away from kinks (needs ``pip install "minigrad[test]"``).
 """
 from .check_layer import GradientCheck, LayerCheckReport, check_layer
 

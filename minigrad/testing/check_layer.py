@@ -25,6 +25,7 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .. import autograd
+from .._display import html_list, html_table
 from ..autograd import Function
 from ..gradcheck import GradcheckError, GradcheckWarning, check_settings, numerical_gradient
 from ..random import default_rng, manual_seed
@@ -87,6 +88,20 @@ class LayerCheckReport:
             lines.append("  notes:")
             lines.extend(f"    - {note}" for note in self.notes)
         return "\n".join(lines)
+
+    # -- rich display in Jupyter ---------------------------------------------------------------
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+    def _repr_html_(self) -> str:
+        outputs = ", ".join(str(s) for s in self.output_shapes)
+        rows = [(g.name, g.shape, f"{g.max_abs_error:.2e}", f"{g.max_rel_error:.2e}",
+                 f"{g.max_gradient:.3g}", g.kinks) for g in self.gradients]
+        table = html_table(("gradient", "shape", "max abs err", "max rel err", "max |grad|",
+                            "at a kink"), rows,
+                           caption=f"check_layer: {self.layer} passed on an input of shape "
+                                   f"{self.input_shape} (output {outputs})")
+        return table + html_list("checks passed", self.checks) + html_list("notes", self.notes)
 
 
 # -- the layer under test --------------------------------------------------------------------

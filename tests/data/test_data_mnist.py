@@ -286,3 +286,32 @@ def test_a_cache_path_that_is_a_folder_is_named(tmp_path):
     (tmp_path / "mnist.npz").mkdir()
     with pytest.raises(ValueError, match="load_mnist: the cache path .*mnist.npz is a folder"):
         load_mnist(tmp_path, download=False)
+
+
+def test_a_cache_claiming_terabytes_is_rebuilt_not_allocated(tmp_path):
+    """A 200-byte cache whose .npy header claims 8 TiB: a warning and a rebuild (it used to be
+    a bare MemoryError)."""
+    import zipfile
+    arrays, files = make_dataset(6)
+    (tmp_path / "mnist").mkdir()
+    for name, body in files.items():
+        (tmp_path / "mnist" / name).write_bytes(body)
+    header = "{'descr': '|u1', 'fortran_order': False, 'shape': (8796093022208,), }"
+    header += " " * (63 - (10 + len(header)) % 64) + "\n"
+    npy = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + b"\0" * 16
+    with zipfile.ZipFile(tmp_path / "mnist.npz", "w") as archive:
+        for key in ("x_train", "y_train", "x_test", "y_test"):
+            archive.writestr(f"{key}.npy", npy)
+    with pytest.warns(RuntimeWarning, match="mnist.npz is corrupt .*declares 8,796,093,022,208 "
+                                            "bytes"):
+        expect(arrays, load_mnist(tmp_path, download=False, checksums=md5s(files)))
+
+
+def test_the_first_line_of_a_download_error_says_it_all(tmp_path):
+    with pytest.raises(DownloadError) as info:
+        load_mnist(tmp_path, mirrors=["http://127.0.0.1:9/"], timeout=2)   # a closed port
+    first = str(info.value).splitlines()[0]
+    assert first.startswith("load_mnist: could not get train-images-idx3-ubyte.gz")
+    assert "first failure: http://127.0.0.1:9/train-images-idx3-ubyte.gz:" in first
+    assert f"by hand ({', '.join(FILES)}; gzip-compressed or not) into {tmp_path / 'mnist'}" \
+        in first
