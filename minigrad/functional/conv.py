@@ -302,6 +302,8 @@ class MaxPool2d(Function):
         y = offsets[0].copy()
         for values in offsets[1:]:
             np.maximum(y, values, out=y)                         # NaN propagates, as in PyTorch
+        if not self.needs_input_grad[0]:
+            return y                        # no backward (evaluation): no positions needed
         first = np.zeros(y.shape, np.min_scalar_type(len(offsets)))
         for k in range(len(offsets) - 1, -1, -1):                # the smallest k wins a tie
             np.putmask(first, offsets[k] == y, k)
