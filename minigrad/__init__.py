@@ -10,6 +10,7 @@ from .tensor import (Tensor, arange, full, ones, ones_like, rand, randn, tensor,
 from . import nn
 from . import optim
 from . import viz
+from . import onnx
 from .viz import trace_backward
 
 __version__ = "0.1.0"
@@ -21,5 +22,5 @@ __all__ = [
     "functional", "detect_anomaly", "is_anomaly_enabled",
     "nn", "save", "load",
     "optim",
-    "viz", "trace_backward",
+    "viz", "trace_backward", "onnx",
 ]

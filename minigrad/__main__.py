@@ -151,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      "and on Ctrl-C) and training.png here")
     add("--resume", metavar="DIR", help="continue the run checkpointed in DIR up to --epochs "
                                         "(its other options come from DIR/config.json)")
+    add("--export", metavar="FILE.onnx",
+        help="also write the trained model as ONNX (needs pip install \"minigrad[onnx]\"; "
+             "run it with ONNX Runtime, see the README)")
     add("--data-root", default="~/.cache/minigrad", metavar="DIR",
         help="where MNIST / Fashion-MNIST are cached (default ~/.cache/minigrad)")
     add("--threads", type=_positive_int, default=1, metavar="N",
@@ -186,13 +189,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             _check_out_folder(args.out, "--out")
         elif args.resume is not None:
             _check_out_folder(args.resume, "--resume")
+        if args.export is not None:
+            _check_export(args.export)
         from ._files import folder_lock
         from .train import blas_threads
         out = args.out or args.resume
         with blas_threads(args.threads), (folder_lock(out, "minigrad train", ".run.lock")
                                           if out is not None else contextlib.nullcontext()):
             return train_command(config, out=out, resume=args.resume,
-                                 data_root=args.data_root, progress=args.progress)
+                                 data_root=args.data_root, progress=args.progress,
+                                 export=args.export)
     except UsageError as error:
         print(f"minigrad train: error: {error}", file=sys.stderr)
         return 2
@@ -235,6 +241,17 @@ def _check_out_folder(folder: str, option: str) -> None:
     except OSError as error:
         raise ValueError(f"{option} {folder!r}: cannot write there "
                          f"({error.strerror or error})") from None
+
+
+def _check_export(path: str) -> None:
+    """Before anything trains: ``--export`` needs the onnx package and a file path."""
+    from .onnx import _require_onnx
+    try:
+        _require_onnx()
+    except ImportError as error:
+        raise ValueError(f"--export: {error}") from None
+    if os.path.isdir(path):
+        raise ValueError(f"--export {path!r} is a folder, not a file")
 
 
 def _train_config(args: argparse.Namespace) -> Dict[str, Any]:
@@ -371,8 +388,9 @@ def _architecture(config: Dict[str, Any], n_features: int, n_classes: int) -> st
 
 def train_command(config: Dict[str, Any], out: Optional[str] = None,
                   resume: Optional[str] = None, data_root: str = "~/.cache/minigrad",
-                  progress: bool = True) -> int:
-    """Train as ``config`` says, print the per-epoch lines and ``test accuracy: 0.XXXX``."""
+                  progress: bool = True, export: Optional[str] = None) -> int:
+    """Train as ``config`` says, print the per-epoch lines and ``test accuracy: 0.XXXX``;
+    ``export``: also write the trained model there as ONNX."""
     from . import nn
     from .train import History, evaluate, fit, load_checkpoint, save_checkpoint
     (x_train, y_train), (x_test, y_test) = load_dataset(config["dataset"], config["seed"],
@@ -429,6 +447,11 @@ def train_command(config: Dict[str, Any], out: Optional[str] = None,
         print(_plot_notice(plot_history(history, os.path.join(out, "training.png"))))
         print(f"checkpoint: {out} (epoch {len(history)}; continue with --resume {out})")
     print(f"trained {len(history)} epochs in {seconds:.2f} s")
+    if export is not None:
+        from .onnx import export as export_onnx
+        export_onnx(model, x_train[:2], export)
+        print(f"wrote {export} (ONNX: input 'input' of shape (batch, {x_train.shape[1]}), "
+              f"output 'output', the {n_classes} logits)")
     print(f"test accuracy: {evaluate(model, x_test, y_test):.4f}")
     return 0
 

@@ -361,7 +361,7 @@ class BatchNorm(Function):
                 bias: Optional[np.ndarray] = None, mean: Any = None, var: Any = None,
                 eps: float = 1e-5, training: bool = True,
                 centered: Optional[np.ndarray] = None) -> np.ndarray:
-        self.training = training
+        self.training, self.mean, self.var, self.eps = training, mean, var, eps   # (for export)
         self.axes = (0,) + tuple(range(2, x.ndim))
         shape = (1, -1) + (1,) * (x.ndim - 2)              # broadcast per channel
         inv_std = 1 / np.sqrt(var + x.dtype.type(eps))
@@ -618,6 +618,7 @@ class LeakyReLU(Function):
     """y = x for x > 0, slope·x otherwise."""
 
     def forward(self, x: np.ndarray, slope: float = 0.01) -> np.ndarray:
+        self.slope = slope                                   # (for export)
         self.factor = np.where(x > 0, np.ones((), x.dtype), np.asarray(slope, dtype=x.dtype))
         return x * self.factor
 
