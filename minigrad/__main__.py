@@ -450,7 +450,8 @@ def train_command(config: Dict[str, Any], out: Optional[str] = None,
     if export is not None:
         from .onnx import export as export_onnx
         export_onnx(model, x_train[:2], export)
-        print(f"wrote {export} (ONNX: input 'input' of shape (batch, {x_train.shape[1]}), "
+        features = ", ".join(map(str, x_train.shape[1:]))    # (batch, 1, 8, 8) for the CNN
+        print(f"wrote {export} (ONNX: input 'input' of shape (batch, {features}), "
               f"output 'output', the {n_classes} logits)")
     print(f"test accuracy: {evaluate(model, x_test, y_test):.4f}")
     return 0

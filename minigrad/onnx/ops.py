@@ -26,6 +26,7 @@ from typing import Any, Callable, List, Optional, Sequence
 import numpy as np
 
 from ..functional import arithmetic as _arithmetic
+from ..functional import conv as _conv
 from ..functional import elementwise as _elementwise
 from ..functional import layers as _layers
 from ..functional import reduction as _reduction
@@ -139,6 +140,15 @@ def channels_batch(fn: Any, axes: Axes) -> Optional[int]:
     return axis
 
 
+def image_batch(fn: Any, axes: Axes) -> Optional[int]:
+    """Convolution and pooling of (N, C, H, W): the batch axis must be axis 0."""
+    axis = follows_first_input(fn, axes)
+    if axis not in (None, 0):
+        raise BatchAxisError(f"{fn.name}: the batch axis must be axis 0 of (N, C, H, W), "
+                             f"got axis {axis}")
+    return axis
+
+
 # -- emitters --------------------------------------------------------------------------------
 Emit = Callable[[Any, Any, List[str], str], None]
 
@@ -172,6 +182,17 @@ def gemm(g: Any, fn: Any, inputs: List[str], out: str) -> None:
     if fn.inputs[0].ndim != 2:
         x = g.node("Flatten", [x], axis=1)
     g.node("Gemm", [x, *inputs[1:]], out)
+
+
+def window(op_type: str, **attributes: Any) -> Emit:
+    """Conv, MaxPool or AveragePool with the op's kernel, strides and pads (ONNX's pads are
+    [top, left, bottom, right]; minigrad pads both sides alike)."""
+    def emit(g: Any, fn: Any, inputs: List[str], out: str) -> None:
+        kernel = fn.inputs[1].shape[2:] if op_type == "Conv" else fn.kernel
+        g.node(op_type, inputs, out, kernel_shape=[int(k) for k in kernel],
+               strides=[int(s) for s in fn.stride], pads=[int(p) for p in fn.padding] * 2,
+               **attributes)
+    return emit
 
 
 def leaky_relu(g: Any, fn: Any, inputs: List[str], out: str) -> None:
@@ -245,8 +266,11 @@ class Mapping:
     batch: Callable[[Any, Axes], Optional[int]] = follows_first_input
 
 
-#: minigrad op class -> its ONNX form. Convolution and pooling join here when they exist.
+#: minigrad op class -> its ONNX form.
 MAPPINGS = {
+    _conv.Conv2d: Mapping(window("Conv"), image_batch),
+    _conv.MaxPool2d: Mapping(window("MaxPool"), image_batch),
+    _conv.AvgPool2d: Mapping(window("AveragePool", count_include_pad=1), image_batch),
     _layers.Affine: Mapping(gemm, rows_batch),
     _arithmetic.MatMul: Mapping(same("MatMul"), matmul_batch),
     _arithmetic.Add: Mapping(elementwise("Add"), broadcast_batch),
