@@ -78,13 +78,22 @@ def broadcast_batch(fn: Any, axes: Axes) -> Optional[int]:
     return position
 
 
-def rows_batch(fn: Any, axes: Axes) -> Optional[int]:
-    """Affine works on rows: the batch axis must be axis 0 of x (the others are flattened)."""
-    axis = follows_first_input(fn, axes)
-    if axis not in (None, 0):
-        raise BatchAxisError(f"{fn.name}: the batch axis is axis {axis} of its input of shape "
-                             f"{fn.inputs[0].shape}, which it flattens into the features")
-    return axis
+def first_axis_batch(why: str) -> Callable[[Any, Axes], Optional[int]]:
+    """A batch rule for ops whose batch axis must be axis 0 of their first input; ``why`` ends
+    the message otherwise."""
+    def batch(fn: Any, axes: Axes) -> Optional[int]:
+        axis = follows_first_input(fn, axes)
+        if axis not in (None, 0):
+            raise BatchAxisError(f"{fn.name}: the batch axis is axis {axis} of its input of "
+                                 f"shape {fn.inputs[0].shape}, {why}")
+        return axis
+    return batch
+
+
+#: Affine works on rows: the batch axis must be axis 0 of x (the others are flattened).
+rows_batch = first_axis_batch("which it flattens into the features")
+#: Convolution and pooling of (N, C, H, W): the batch axis must be axis 0.
+image_batch = first_axis_batch("not axis 0 of (N, C, H, W)")
 
 
 def matmul_batch(fn: Any, axes: Axes) -> Optional[int]:
@@ -137,15 +146,6 @@ def channels_batch(fn: Any, axes: Axes) -> Optional[int]:
     axis = follows_first_input(fn, axes)
     if axis == 1:
         raise BatchAxisError(f"{fn.name}: the batch axis is its channel axis 1")
-    return axis
-
-
-def image_batch(fn: Any, axes: Axes) -> Optional[int]:
-    """Convolution and pooling of (N, C, H, W): the batch axis must be axis 0."""
-    axis = follows_first_input(fn, axes)
-    if axis not in (None, 0):
-        raise BatchAxisError(f"{fn.name}: the batch axis must be axis 0 of (N, C, H, W), "
-                             f"got axis {axis}")
     return axis
 
 
