@@ -1,5 +1,5 @@
 """Ops that move values without changing them: reshape, transpose, broadcast_to, sum_to,
-squeeze, unsqueeze, flatten, indexing, concatenate and stack."""
+squeeze, unsqueeze, flatten, indexing, concatenate, stack and clone."""
 from __future__ import annotations
 
 import math
@@ -82,6 +82,16 @@ class ScatterAdd(Function):
 
     def backward(self, gy: Tensor) -> Tensor:
         return gy[self.index]
+
+
+class Clone(Function):
+    """y = a copy of x."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return x.copy()
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return gy                                             # dy/dx = 1
 
 
 class Concatenate(Function):
@@ -268,3 +278,8 @@ def stack(xs: Sequence[Any], axis: int = 0) -> Tensor:
     _joinable(xs, "stack")
     axis = normalize_axes(axis, len(_shape_of(xs[0], "stack")) + 1, "stack")[0]
     return Stack.apply(*xs, axis=axis)
+
+
+def clone(x: Any) -> Tensor:
+    """A copy of x's data that stays in the graph (``torch.clone``)."""
+    return Clone.apply(x)

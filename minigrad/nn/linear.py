@@ -71,7 +71,7 @@ def init_weight(weight: Tensor, init: Union[str, float], layer: str,
         if name in ("he", "relu", "xavier", "sigmoid"):
             gain = 2.0 if name in ("he", "relu") else 1.0       # N(0, 2/n) or N(0, 1/n)
             if fan_in is None:
-                (nn_init.he_normal_ if gain == 2.0 else nn_init.xavier_normal_)(weight)
+                (nn_init.he_normal_ if gain == 2.0 else nn_init.lecun_normal_)(weight)
             else:
                 nn_init.normal_(weight, std=math.sqrt(gain / fan_in))
         else:
