@@ -93,6 +93,9 @@ FUNCTIONAL = {
     "clone": (lambda v: F.clone(v), "clone"),
     "cross_entropy": (lambda v: F.cross_entropy(v, np.array([0, 1])), "cross_entropy"),
     "mse_loss": (lambda v: F.mse_loss(v, _x(2, 3)), "mse_loss"),
+    "conv2d": (lambda v: F.conv2d(v, _x(2, 3, 1, 1)), "conv2d"),
+    "max_pool2d": (lambda v: F.max_pool2d(v, 2), "max_pool2d"),
+    "avg_pool2d": (lambda v: F.avg_pool2d(v, 2), "avg_pool2d"),
 }
 
 
@@ -195,6 +198,9 @@ LAYERS = {
     "Tanh": nn.Tanh,
     "LeakyReLU": nn.LeakyReLU,
     "Dropout": nn.Dropout,
+    "Conv2d": lambda: nn.Conv2d(3, 2, 1),
+    "MaxPool2d": lambda: nn.MaxPool2d(1),
+    "AvgPool2d": lambda: nn.AvgPool2d(1),
 }
 BAD_LAYER_INPUTS = dict(NOT_DATA, int=np.ones((4, 3), int), bool=np.ones((4, 3), bool))
 

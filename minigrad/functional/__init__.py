@@ -4,6 +4,7 @@ Each op is a ``Function`` subclass (forward on ndarrays, backward on Tensors) be
 lowercase wrapper; the wrappers are what users call.
 """
 from .arithmetic import add, cast, div, matmul, mul, neg, pow, sub
+from .conv import avg_pool2d, conv2d, max_pool2d
 from .elementwise import (abs, clip, exp, log, maximum, minimum, relu, sigmoid, sqrt, tanh,
                           where)
 from .layers import affine, batch_norm, dropout, leaky_relu, softmax_cross_entropy
@@ -22,4 +23,5 @@ __all__ = [
     "unsqueeze", "flatten", "getitem", "concatenate", "stack", "clone",
     "affine", "softmax_cross_entropy", "batch_norm", "dropout", "leaky_relu",
     "cross_entropy", "mse_loss",
+    "conv2d", "max_pool2d", "avg_pool2d",
 ]
