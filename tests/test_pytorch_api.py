@@ -348,6 +348,29 @@ def test_init_fans_and_gains_against_torch():
     assert ours.dtype == np.float32
 
 
+def conv_weight_fans(shape):
+    """PyTorch's fans of an (out_channels, in_channels, kH, kW) weight, by definition."""
+    out_channels, in_channels, kh, kw = shape
+    return in_channels * kh * kw, out_channels * kh * kw
+
+
+@pytest.mark.parametrize("shape", [(8, 3, 5, 5), (16, 4, 3, 2), (1, 1, 1, 1)])
+def test_init_of_a_conv_weight_uses_pytorchs_fans(shape):
+    # minigrad's conv weights have PyTorch's layout, so their fans must be PyTorch's too: the
+    # fan_in of (out, in, kH, kW) is in·kH·kW, not out·in·kH (a he_normal_ 2.2x too narrow)
+    w = nn.Parameter(np.empty(shape))
+    fan_in, fan_out = conv_weight_fans(shape)
+    assert (nn.init.fan_in(w), nn.init.fan_out(w)) == (fan_in, fan_out)
+    big = nn.Parameter(np.empty((64, *shape[1:])))
+    nn.init.kaiming_normal_(big, rng=np.random.default_rng(0))
+    assert big.data.std() == pytest.approx(math.sqrt(2 / conv_weight_fans(big.shape)[0]),
+                                           rel=0.1)
+    torch = pytest.importorskip("torch")
+    theirs = torch.empty(*shape)
+    assert (nn.init.fan_in(w), nn.init.fan_out(w)) == \
+        torch.nn.init._calculate_fan_in_and_fan_out(theirs)
+
+
 def test_init_errors():
     w = nn.Parameter(np.empty((3, 2)))
     with pytest.raises(ValueError, match="kaiming_normal_: mode must be 'fan_in' or 'fan_out'"):

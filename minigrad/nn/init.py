@@ -6,7 +6,9 @@
 Fans, for minigrad's (in, out) weight layout (PyTorch's ``nn.Linear`` stores (out, in)):
 ``fan_in`` = in_features = shape[0] and ``fan_out`` = out_features = shape[-1] -- the same
 numbers PyTorch computes from its transposed weight, so the same call draws from the same law.
-For more than 2 dims, ``fan_in`` is the product of every axis but the last.
+A convolution weight (more than 2 dims) has PyTorch's layout (out_channels, in_channels, kH,
+kW) in minigrad too, so its fans are PyTorch's: ``fan_in`` = in_channels·kH·kW and ``fan_out`` =
+out_channels·kH·kW.
 
 Samples come from ``rng`` if given, else from minigrad's default generator (seeded by
 ``mg.manual_seed``). Each function fills ``tensor.data`` in place (its dtype unchanged) and
@@ -77,18 +79,25 @@ def _fan_in_std(tensor: Tensor, gain: float, op: str) -> float:
 
 
 def fan_in(tensor: Tensor) -> int:
-    """The number of inputs of each output unit: shape[0] of an (in, out) weight (in general
-    the product of every axis but the last)."""
-    if _checked(tensor).ndim < 2:
-        raise ValueError(f"init: fan_in needs a weight of at least 2 dimensions, got shape "
-                         f"{tensor.shape}")
-    return math.prod(tensor.shape[:-1])
+    """The number of inputs of each output unit: shape[0] of an (in, out) weight;
+    in_channels·kH·kW of an (out_channels, in_channels, kH, kW) convolution weight."""
+    shape = _weight_shape(tensor)
+    return shape[0] if len(shape) == 2 else math.prod(shape[1:])
 
 
 def fan_out(tensor: Tensor) -> int:
-    """The number of outputs each input feeds: shape[-1] of an (in, out) weight."""
-    fan_in(tensor)                                        # the same checks
-    return tensor.shape[-1]
+    """The number of outputs each input feeds: shape[1] of an (in, out) weight;
+    out_channels·kH·kW of an (out_channels, in_channels, kH, kW) convolution weight."""
+    shape = _weight_shape(tensor)
+    return shape[1] if len(shape) == 2 else shape[0] * math.prod(shape[2:])
+
+
+def _weight_shape(tensor: Tensor) -> tuple:
+    """The shape of a weight, which has fans only with at least 2 dimensions."""
+    if _checked(tensor).ndim < 2:
+        raise ValueError(f"init: fan_in and fan_out need a weight of at least 2 dimensions, got "
+                         f"shape {tensor.shape}")
+    return tensor.shape
 
 
 _GAINS = {"linear": 1.0, "conv1d": 1.0, "conv2d": 1.0, "conv3d": 1.0, "sigmoid": 1.0,
