@@ -276,6 +276,19 @@ def test_dynamic_batch_false_fixes_the_batch_size(tmp_path):
     np.testing.assert_allclose(got, np.tanh(0.5 * x).ravel(), rtol=1e-6)
 
 
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_of_one_1d_sample_exports_with_a_fixed_shape(tmp_path, bias):
+    model = nn.Linear(3, 2, bias=bias, dtype=np.float64)
+    x = np.array([0.5, -1.0, 2.0])
+    with pytest.raises(ExportError, match=r"Affine: the batch axis is axis 0 of its input of "
+                                          r"shape \(3,\)"):
+        export(model, x, tmp_path / "m.onnx")       # a 1-D input has no batch axis
+    export(model, x, tmp_path / "m.onnx", dynamic_batch=False)
+    for sample in (x, x[::-1].copy()):
+        got, = run_onnx(tmp_path / "m.onnx", input=sample)
+        assert_close_to_scale(got, eval_outputs(model, sample)[0], np.float64)
+
+
 def test_a_batch_of_one_cannot_tell_where_the_batch_axis_goes(tmp_path):
     onnx_module()
     with pytest.raises(ExportError, match="trace with a batch of at least 2"):

@@ -4,18 +4,24 @@ Each op is a ``Function`` subclass (forward on ndarrays, backward on Tensors) be
 lowercase wrapper; the wrappers are what users call.
 """
 from .arithmetic import add, cast, div, matmul, mul, neg, pow, sub
+from .conv import avg_pool2d, conv2d, max_pool2d
 from .elementwise import (abs, clip, exp, log, maximum, minimum, relu, sigmoid, sqrt, tanh,
                           where)
 from .layers import affine, batch_norm, dropout, leaky_relu, softmax_cross_entropy
-from .reduction import log_softmax, logsumexp, max, mean, min, softmax, sum, var
-from .shape import (broadcast_to, concatenate, flatten, getitem, permute, reshape, squeeze,
-                    stack, sum_to, swapaxes, transpose, unsqueeze)
+from .losses import cross_entropy, mse_loss
+from .reduction import (argmax, argmin, extreme_along, log_softmax, logsumexp, max, mean, min,
+                        softmax, sum, var)
+from .shape import (broadcast_to, clone, concatenate, flatten, getitem, permute, reshape,
+                    squeeze, stack, sum_to, swapaxes, transpose, unsqueeze)
 
 __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "matmul", "cast",
     "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "clip", "maximum", "minimum", "where",
     "sum", "mean", "var", "max", "min", "logsumexp", "softmax", "log_softmax",
+    "argmax", "argmin",
     "reshape", "transpose", "permute", "swapaxes", "broadcast_to", "sum_to", "squeeze",
-    "unsqueeze", "flatten", "getitem", "concatenate", "stack",
+    "unsqueeze", "flatten", "getitem", "concatenate", "stack", "clone",
     "affine", "softmax_cross_entropy", "batch_norm", "dropout", "leaky_relu",
+    "cross_entropy", "mse_loss",
+    "conv2d", "max_pool2d", "avg_pool2d",
 ]

@@ -49,19 +49,24 @@ def check_same_dtype(x: Any, param: Any, op: str, what: str) -> None:
 
 # -- affine ----------------------------------------------------------------------------------
 def _rows(x: Any) -> Any:
-    """x as (N, features), one row per sample (the book's flattening; also for N = 0)."""
-    return x if x.ndim == 2 else x.reshape(x.shape[0], math.prod(x.shape[1:]))
+    """x as (N, features), one row per sample (the book's flattening; also for N = 0); a 1-D
+    x is one sample, a row."""
+    if x.ndim == 2:
+        return x
+    if x.ndim == 1:
+        return x.reshape(1, x.shape[0])
+    return x.reshape(x.shape[0], math.prod(x.shape[1:]))
 
 
 class Affine(Function):
-    """y = x W + b, with x flattened to (N, in_features) as the book's Affine layer does."""
+    """y = x W + b, with x flattened to (N, in_features) as the book's Affine layer does; a 1-D
+    x (one sample) gives a 1-D y."""
 
     def forward(self, x: np.ndarray, W: np.ndarray, b: Optional[np.ndarray] = None):
-        x2 = _rows(x)
-        y = x2 @ W
+        y = _rows(x) @ W
         if b is not None:
             y += b
-        return y
+        return y[0] if x.ndim == 1 else y
 
     def backward(self, gy: Tensor) -> tuple:
         x, W = self.inputs[0], self.inputs[1]
@@ -80,6 +85,8 @@ def _affine_grads(gy: np.ndarray, x: np.ndarray, W: np.ndarray,
     """[dx, dW, db] = [dy Wᵀ, xᵀ dy, Σₙ dy] as arrays, None for those not ``wanted`` (two
     flags: no bias, so no db)."""
     dx = dW = db = None
+    if x.ndim == 1:
+        gy = gy.reshape(1, gy.shape[0])                      # one sample: a row, as x
     if wanted[0]:
         dx = gy @ W.T                                        # dx = dy Wᵀ
         if x.ndim != 2:
@@ -108,6 +115,7 @@ class AffineBackward(Function):
         given = iter(grads)
         g_dx, g_dW, g_db = (next(given) if want else None for want in self.wanted)
         x2 = _rows(x)
+        gy2 = _rows(gy)                                      # (N, out_features), as x2
         g_dx2 = None if g_dx is None else g_dx.reshape(x2.shape)
         # ⟨g_dx, dy Wᵀ⟩ + ⟨g_dW, xᵀ dy⟩ + ⟨g_db, Σₙ dy⟩, differentiated by dy, x and W
         g_gy = None
@@ -115,13 +123,14 @@ class AffineBackward(Function):
             g_gy = (g_dx2 @ W if g_dx2 is not None else 0) + \
                 (x2 @ g_dW if g_dW is not None else 0)
             if g_db is not None:
-                g_gy = g_db.broadcast_to(gy.shape) + g_gy
+                g_gy = g_db.broadcast_to(gy2.shape) + g_gy
+            g_gy = g_gy.reshape(gy.shape)
         g_x = None
         if g_dW is not None and self.needs_input_grad[1]:
-            g_x = (gy @ g_dW.T).reshape(x.shape)
+            g_x = (gy2 @ g_dW.T).reshape(x.shape)
         g_W = None
         if g_dx2 is not None and self.needs_input_grad[2]:
-            g_W = g_dx2.T @ gy
+            g_W = g_dx2.T @ gy2
         return g_gy, g_x, g_W
 
 
@@ -188,9 +197,6 @@ def _checked_affine_slow(x: Any, W: Any, b: Any, op: str) -> Tensor:
         if b.shape != (out_features,):
             raise ValueError(f"{op}: the bias must have shape ({out_features},), got "
                              f"{tuple(b.shape)}")
-    if xa.ndim == 1:                                         # one sample: a batch of one
-        row = x.reshape(1, -1) if isinstance(x, Tensor) else x[None]
-        return checked_affine(row, W, b, op).reshape(out_features)
     return Affine.apply(x, W) if b is None else Affine.apply(x, W, b)
 
 

@@ -1,17 +1,18 @@
-"""Reductions (sum, mean, var, max, min) and the softmax family (softmax, log_softmax,
-logsumexp).
+"""Reductions (sum, mean, var, max, min, the values and indices of max/min along one axis,
+argmax, argmin) and the softmax family (softmax, log_softmax, logsumexp).
 
 ``axis`` is an int, a tuple of ints or None (all axes); ``keepdims`` keeps reduced axes as 1.
 """
 from __future__ import annotations
 
 import math
-from typing import Any, Tuple, Union
+from typing import Any, Optional, Tuple, Union
 
 import numpy as np
 
 from .._checks import real_number
 from ..autograd import Function, _as_tensors
+from ..pytorch_methods import ValuesIndices
 from ..tensor import Tensor
 
 Axis = Union[None, int, Tuple[int, ...]]
@@ -138,6 +139,8 @@ class Softmax(Function):
 
     def forward(self, x: np.ndarray, axis: int = -1) -> np.ndarray:
         self.axis = axis
+        if x.shape[axis] == 0:
+            return _nothing_to_normalise(x)
         e = _exp_shifted(x, x.max(axis=axis, keepdims=True))
         e /= e.sum(axis=axis, keepdims=True)
         return e
@@ -152,6 +155,8 @@ class LogSoftmax(Function):
 
     def forward(self, x: np.ndarray, axis: int = -1) -> np.ndarray:
         self.axis = axis
+        if x.shape[axis] == 0:
+            return _nothing_to_normalise(x)
         with np.errstate(over="ignore"):    # x − max below −max float is −inf: exp gives 0
             shifted = x - x.max(axis=axis, keepdims=True)
         return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
@@ -159,6 +164,12 @@ class LogSoftmax(Function):
     def backward(self, gy: Tensor) -> Tensor:
         softmax_x = self.output.exp()
         return gy - softmax_x * gy.sum(self.axis, keepdims=True)   # gy - softmax · Σ gy
+
+
+def _nothing_to_normalise(x: np.ndarray) -> np.ndarray:
+    """The softmax family along an axis of length 0: an empty array of x's shape, in the dtype
+    the exponential gives (as PyTorch); its backward is empty as well."""
+    return np.exp(x)
 
 
 def _exp_shifted(x: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -225,6 +236,49 @@ def min(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A
     return _reduce(Min, x, axis, keepdims)
 
 
+def extreme_along(x: Any, axis: int, keepdims: bool = False, op: str = "max") -> Any:
+    """``(values, indices)`` of the maximum (``op='max'``) or minimum along one ``axis``, as
+    PyTorch's ``max(dim)``: the first extreme of ties; the values take their gradient at the
+    index picked (y = x[..., i*, ...]), the int64 indices none."""
+    shape = _shape(x, op)
+    if len(shape) == 0:
+        raise ValueError(f"{op}: dim needs a tensor with at least one dimension, got a 0-d one")
+    axis = _single_axis(x, axis, op)
+    if shape[axis] == 0:
+        raise ValueError(f"{op}: cannot reduce an empty axis (shape {tuple(shape)}, "
+                         f"dim {axis})")
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    find = np.argmax if op == "max" else np.argmin
+    picked = find(x.data, axis=axis, keepdims=True).astype(np.int64, copy=False)
+    where = np.indices(picked.shape, sparse=True)         # open grids over every other axis
+    values = x[where[:axis] + (picked,) + where[axis + 1:]]      # gathered: differentiable
+    if not keepdims:
+        values, picked = values.squeeze(axis), picked.squeeze(axis)
+    return ValuesIndices(values, Tensor(picked))
+
+
+def _arg_extreme(find: Any, op: str, x: Any, axis: Any, keepdims: bool) -> Tensor:
+    """The int64 index of the extreme (``find`` = np.argmax or np.argmin) along ``axis``."""
+    data = x.data if isinstance(x, Tensor) else _as_tensors((x,), op)[0].data
+    if axis is not None:
+        axis = _single_axis(data, axis, op)
+    if data.size == 0 or (axis is not None and data.shape[axis] == 0):
+        raise ValueError(f"{op}: cannot reduce an empty axis (shape {data.shape}, "
+                         f"axis {axis})")
+    return Tensor(find(data, axis=axis, keepdims=keepdims).astype(np.int64, copy=False))
+
+
+def argmax(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """The index of the (first) maximum along ``axis``, of the flattened x when None; an int64
+    tensor, not differentiable."""
+    return _arg_extreme(np.argmax, "argmax", x, axis, keepdims)
+
+
+def argmin(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """The index of the (first) minimum along ``axis``, as ``argmax``."""
+    return _arg_extreme(np.argmin, "argmin", x, axis, keepdims)
+
+
 def logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """log Σ exp(x) over ``axis``, without overflow."""
     _nonempty(LogSumExp, x, axis)
@@ -240,11 +294,24 @@ def _single_axis(x: Any, axis: int, op: str) -> int:
     return normalize_axes(axis, ndim, op)[0]
 
 
-def softmax(x: Any, axis: int = -1) -> Tensor:
-    """exp(x) / Σ exp(x) along ``axis``, stable for logits of any magnitude."""
-    return Softmax.apply(x, axis=_single_axis(x, axis, "softmax"))
+def _axis_or_dim(axis: Any, dim: Any, op: str) -> Any:
+    """``axis``, or PyTorch's name for it ``dim`` (-1 when neither is given)."""
+    if dim is None:
+        return -1 if axis is None else axis
+    if axis is not None:
+        raise TypeError(f"{op}: give dim= (PyTorch) or axis= (NumPy), not both")
+    return dim
 
 
-def log_softmax(x: Any, axis: int = -1) -> Tensor:
-    """log softmax(x) along ``axis``, stable for logits of any magnitude."""
-    return LogSoftmax.apply(x, axis=_single_axis(x, axis, "log_softmax"))
+def softmax(x: Any, axis: Optional[int] = None, *, dim: Optional[int] = None) -> Tensor:
+    """exp(x) / Σ exp(x) along ``axis`` (or ``dim``; the last one by default), stable for
+    logits of any magnitude."""
+    return Softmax.apply(x, axis=_single_axis(x, _axis_or_dim(axis, dim, "softmax"),
+                                              "softmax"))
+
+
+def log_softmax(x: Any, axis: Optional[int] = None, *, dim: Optional[int] = None) -> Tensor:
+    """log softmax(x) along ``axis`` (or ``dim``; the last one by default), stable for logits
+    of any magnitude."""
+    return LogSoftmax.apply(x, axis=_single_axis(x, _axis_or_dim(axis, dim, "log_softmax"),
+                                                 "log_softmax"))

@@ -1,5 +1,5 @@
 """Ops that move values without changing them: reshape, transpose, broadcast_to, sum_to,
-squeeze, unsqueeze, flatten, indexing, concatenate and stack."""
+squeeze, unsqueeze, flatten, indexing, concatenate, stack and clone."""
 from __future__ import annotations
 
 import math
@@ -84,6 +84,16 @@ class ScatterAdd(Function):
         return gy[self.index]
 
 
+class Clone(Function):
+    """y = a copy of x."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return x.copy()
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return gy                                             # dy/dx = 1
+
+
 class Concatenate(Function):
     """y = the inputs joined along an existing ``axis``."""
 
@@ -116,11 +126,13 @@ def _is_basic(index: Any) -> bool:
 
 
 def _plain_index(index: Any) -> Any:
-    """An index with Tensors and lists turned into ndarrays, as NumPy expects."""
+    """An index with Tensors and lists turned into ndarrays, as NumPy expects; a Tensor's values
+    are copied, so the backward scatters to the places read even if the Tensor is later
+    written in place."""
     if type(index) is tuple:
         return tuple(_plain_index(p) for p in index)
     if isinstance(index, Tensor):
-        return index.data
+        return index.data.copy()
     if isinstance(index, list):
         try:
             array = np.asarray(index)
@@ -268,3 +280,8 @@ def stack(xs: Sequence[Any], axis: int = 0) -> Tensor:
     _joinable(xs, "stack")
     axis = normalize_axes(axis, len(_shape_of(xs[0], "stack")) + 1, "stack")[0]
     return Stack.apply(*xs, axis=axis)
+
+
+def clone(x: Any) -> Tensor:
+    """A copy of x's data that stays in the graph (``torch.clone``)."""
+    return Clone.apply(x)

@@ -1,11 +1,21 @@
-"""Losses: ``SoftmaxCrossEntropy`` (the book's SoftmaxWithLoss; alias ``CrossEntropyLoss``)."""
+"""Losses: ``SoftmaxCrossEntropy`` (the book's SoftmaxWithLoss; alias ``CrossEntropyLoss``) and
+``MSELoss``."""
 from __future__ import annotations
 
 from typing import Any
 
 from ..functional.layers import checked_softmax_cross_entropy
+from ..functional.losses import mse_loss
 from ..tensor import Tensor
 from .module import Module
+
+
+def _check_reduction(reduction: str, layer: str) -> str:
+    """``reduction``, if it is one of 'mean', 'sum', 'none'; else a ValueError naming ``layer``."""
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{layer}: reduction must be 'mean', 'sum' or 'none', got "
+                         f"{reduction!r}")
+    return reduction
 
 
 class SoftmaxCrossEntropy(Module):
@@ -23,10 +33,7 @@ class SoftmaxCrossEntropy(Module):
 
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"SoftmaxCrossEntropy: reduction must be 'mean', 'sum' or 'none', "
-                             f"got {reduction!r}")
-        self.reduction = reduction
+        self.reduction = _check_reduction(reduction, "SoftmaxCrossEntropy")
 
     def forward(self, logits: Tensor, target: Any) -> Tensor:
         return checked_softmax_cross_entropy(logits, target, self.reduction,
@@ -37,3 +44,18 @@ class SoftmaxCrossEntropy(Module):
 
 
 CrossEntropyLoss = SoftmaxCrossEntropy
+
+
+class MSELoss(Module):
+    """Mean squared error ``ℓ = (x − t)²`` of an input and a target of the same shape,
+    reduced by ``reduction`` ('mean': Σ ℓ / n, 'sum', 'none'); see ``F.mse_loss``."""
+
+    def __init__(self, reduction: str = "mean") -> None:
+        super().__init__()
+        self.reduction = _check_reduction(reduction, "MSELoss")
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002 (torch's name)
+        return mse_loss(input, target, self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}"

@@ -26,6 +26,7 @@ from typing import Any, Callable, List, Optional, Sequence
 import numpy as np
 
 from ..functional import arithmetic as _arithmetic
+from ..functional import conv as _conv
 from ..functional import elementwise as _elementwise
 from ..functional import layers as _layers
 from ..functional import reduction as _reduction
@@ -77,13 +78,22 @@ def broadcast_batch(fn: Any, axes: Axes) -> Optional[int]:
     return position
 
 
-def rows_batch(fn: Any, axes: Axes) -> Optional[int]:
-    """Affine works on rows: the batch axis must be axis 0 of x (the others are flattened)."""
-    axis = follows_first_input(fn, axes)
-    if axis not in (None, 0):
-        raise BatchAxisError(f"{fn.name}: the batch axis is axis {axis} of its input of shape "
-                             f"{fn.inputs[0].shape}, which it flattens into the features")
-    return axis
+def first_axis_batch(why: str) -> Callable[[Any, Axes], Optional[int]]:
+    """A batch rule for ops whose batch axis must be axis 0 of their first input (a 1-D first
+    input is one sample: its axis 0 holds features); ``why`` ends the message otherwise."""
+    def batch(fn: Any, axes: Axes) -> Optional[int]:
+        axis = follows_first_input(fn, axes)
+        if axis not in (None, 0) or (axis == 0 and fn.inputs[0].ndim == 1):
+            raise BatchAxisError(f"{fn.name}: the batch axis is axis {axis} of its input of "
+                                 f"shape {fn.inputs[0].shape}, {why}")
+        return axis
+    return batch
+
+
+#: Affine works on rows: the batch axis must be axis 0 of x (the others are flattened).
+rows_batch = first_axis_batch("which it flattens into the features")
+#: Convolution and pooling of (N, C, H, W): the batch axis must be axis 0.
+image_batch = first_axis_batch("not axis 0 of (N, C, H, W)")
 
 
 def matmul_batch(fn: Any, axes: Axes) -> Optional[int]:
@@ -167,11 +177,29 @@ def along_axis(op_type: str) -> Emit:
 
 
 def gemm(g: Any, fn: Any, inputs: List[str], out: str) -> None:
-    """Affine: y = x W + b is Gemm(x, W, b); x of more than 2 axes is flattened to rows."""
+    """Affine: y = x W + b is Gemm(x, W, b); x of more than 2 axes is flattened to rows, and
+    one 1-D sample is MatMul(x, W) (+ b), as Gemm takes matrices only."""
     x = inputs[0]
+    if fn.inputs[0].ndim == 1:
+        if len(inputs) == 2:
+            g.node("MatMul", inputs, out)
+        else:
+            g.node("Add", [g.node("MatMul", inputs[:2]), inputs[2]], out)
+        return
     if fn.inputs[0].ndim != 2:
         x = g.node("Flatten", [x], axis=1)
     g.node("Gemm", [x, *inputs[1:]], out)
+
+
+def window(op_type: str, **attributes: Any) -> Emit:
+    """Conv, MaxPool or AveragePool with the op's kernel, strides and pads (ONNX's pads are
+    [top, left, bottom, right]; minigrad pads both sides alike)."""
+    def emit(g: Any, fn: Any, inputs: List[str], out: str) -> None:
+        kernel = fn.inputs[1].shape[2:] if op_type == "Conv" else fn.kernel
+        g.node(op_type, inputs, out, kernel_shape=[int(k) for k in kernel],
+               strides=[int(s) for s in fn.stride], pads=[int(p) for p in fn.padding] * 2,
+               **attributes)
+    return emit
 
 
 def leaky_relu(g: Any, fn: Any, inputs: List[str], out: str) -> None:
@@ -245,8 +273,11 @@ class Mapping:
     batch: Callable[[Any, Axes], Optional[int]] = follows_first_input
 
 
-#: minigrad op class -> its ONNX form. Convolution and pooling join here when they exist.
+#: minigrad op class -> its ONNX form.
 MAPPINGS = {
+    _conv.Conv2d: Mapping(window("Conv"), image_batch),
+    _conv.MaxPool2d: Mapping(window("MaxPool"), image_batch),
+    _conv.AvgPool2d: Mapping(window("AveragePool", count_include_pad=1), image_batch),
     _layers.Affine: Mapping(gemm, rows_batch),
     _arithmetic.MatMul: Mapping(same("MatMul"), matmul_batch),
     _arithmetic.Add: Mapping(elementwise("Add"), broadcast_batch),
