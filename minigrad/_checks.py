@@ -1,12 +1,30 @@
-"""Argument checks shared across the package (each error names the function that was called)."""
+"""Argument checks of the ops and layers, in one place, so the op files show only the math.
+
+Each check is a small named function whose first test is its own fast path: a valid argument
+passes it and the check returns at once; only an argument that fails it (or an unusual but
+valid one, a NumPy number for a float, say) goes on to the tests, one by one, that find what is
+wrong and say so. Every error names the function or layer the user called (``op``).
+
+An op calls its checks once per call, from its lowercase wrapper (``F.affine``,
+``F.batch_norm``, ...), which the layers call too (``checked_affine(x, W, b, "Linear")``), and
+not from ``Function.apply``: the wrapper knows which layer is calling (so the message says
+"Linear", not "Affine"), some checks also convert (eps to a float, labels to an array), and
+``apply``, which every op of every step goes through, stays free of a per-op lookup.
+"""
 from __future__ import annotations
 
+import math
 import numbers
-from typing import Any
+from typing import Any, Optional, Tuple
 
 import numpy as np
 
+from .tensor import Tensor
 
+REDUCTIONS = ("mean", "sum", "none")
+
+
+# -- numbers and dtypes ----------------------------------------------------------------------
 def real_number(value: Any, what: str, owner: str) -> float:
     """``value`` as a float: a Python or NumPy real number, or a 0-d array or Tensor holding one.
 
@@ -26,3 +44,304 @@ def real_number(value: Any, what: str, owner: str) -> float:
         raise TypeError(f"{owner}: {what} must be a number, got {value!r} "
                         f"({type(value).__name__})")
     return float(array)
+
+
+def describe(x: Any) -> str:
+    """'a float32 tensor of shape (3, 4)' for error messages."""
+    dtype = getattr(x, "dtype", None)
+    if dtype is None:
+        return f"a {type(x).__name__}"
+    kind = "tensor" if isinstance(x, Tensor) else type(x).__name__
+    return f"a {dtype} {kind} of shape {tuple(x.shape)}"
+
+
+def check_floating(x: Any, op: str) -> None:
+    """Raise TypeError unless ``x`` is a floating Tensor or ndarray."""
+    array = x.data if isinstance(x, Tensor) else x
+    if not isinstance(array, np.ndarray) or array.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating tensor, got {describe(x)}; convert it "
+                        "first, e.g. x.astype(np.float32)")
+
+
+def check_same_dtype(x: Any, param: Any, op: str, what: str) -> None:
+    """Raise TypeError when the input's dtype differs from a parameter's (as PyTorch does)."""
+    if param is not None and x.dtype != param.dtype:
+        raise TypeError(f"{op}: the input has dtype {x.dtype} but the {what} has dtype "
+                        f"{param.dtype}; convert one of them (module.double() / .float(), or "
+                        f"x.astype(...))")
+
+
+def check_reduction(reduction: Any, op: str) -> None:
+    """Raise ValueError unless ``reduction`` is 'mean', 'sum' or 'none'."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+
+
+def _array(x: Any) -> Any:
+    """The ndarray of a Tensor, anything else as it is."""
+    return x.data if isinstance(x, Tensor) else x
+
+
+# -- affine ----------------------------------------------------------------------------------
+def affine(x: Any, W: Any, b: Any, op: str) -> None:
+    """Check the arguments of ``y = x W + b``: floating, one dtype, W of shape (in, out), x of
+    in values per row (after flattening), b of shape (out,)."""
+    xa, Wa, ba = _array(x), _array(W), _array(b)
+    if type(xa) is np.ndarray and type(Wa) is np.ndarray and Wa.ndim == 2 and \
+            xa.ndim == 2 and xa.dtype == Wa.dtype and xa.dtype.kind == "f" and \
+            xa.shape[1] == Wa.shape[0] and \
+            (b is None or (type(ba) is np.ndarray and ba.dtype == xa.dtype and
+                           ba.shape == Wa.shape[1:])):
+        return
+    for value in (x, W) if b is None else (x, W, b):
+        check_floating(value, op)
+    if Wa.ndim != 2:
+        raise ValueError(f"{op}: the weight must have shape (in_features, out_features), got "
+                         f"{Wa.shape}")
+    check_same_dtype(xa, Wa, op, "weight")
+    in_features, out_features = Wa.shape
+    if xa.ndim == 0:
+        raise ValueError(f"{op}: expected an input of shape (N, {in_features}), got a 0-d one")
+    features = xa.shape[0] if xa.ndim == 1 else math.prod(xa.shape[1:])
+    if features != in_features:
+        raise ValueError(f"{op} expected {in_features} input features, got {features} "
+                         f"(input shape {xa.shape})")
+    if b is not None:
+        check_same_dtype(xa, b, op, "bias")
+        if b.shape != (out_features,):
+            raise ValueError(f"{op}: the bias must have shape ({out_features},), got "
+                             f"{tuple(b.shape)}")
+
+
+# -- losses ----------------------------------------------------------------------------------
+def cross_entropy_target(logits: Any, target: Any, reduction: Any, op: str) -> Tensor:
+    """Check softmax cross-entropy's arguments; return ``target`` as a Tensor of labels in
+    [0, C) or of probabilities (N, C) in the logits' dtype."""
+    z = _array(logits)
+    if type(z) is np.ndarray and z.dtype.kind == "f" and z.ndim == 2 and z.size and \
+            reduction in REDUCTIONS and type(target) is np.ndarray and \
+            target.dtype.kind in "iu" and target.shape == z.shape[:1] and \
+            labels_in_range(target, z.shape[1]):
+        return Tensor(target)
+    check_floating(logits, op)
+    check_reduction(reduction, op)
+    if logits.ndim != 2:
+        raise ValueError(f"{op}: logits must have shape (N, C), got {tuple(logits.shape)}")
+    n, classes = logits.shape
+    if n == 0 or classes == 0:
+        raise ValueError(f"{op}: logits of shape {tuple(logits.shape)} are empty")
+    if not isinstance(target, Tensor):
+        try:
+            target = np.asarray(target)
+        except ValueError as error:                          # a ragged list
+            raise ValueError(f"{op}: target is not an array: {error}") from None
+    kind = target.dtype.kind
+    if kind in "iu":
+        _check_labels(target, n, classes, op)
+    elif kind == "f":
+        if tuple(target.shape) != (n, classes):
+            hint = (" (class labels must be integers: convert them, e.g. t.astype(np.int64))"
+                    if tuple(target.shape) == (n,) else "")
+            raise ValueError(f"{op}: target probabilities must have the logits' shape "
+                             f"{(n, classes)}, got {tuple(target.shape)}{hint}")
+        if target.dtype != logits.dtype:
+            target = target.astype(logits.dtype)
+    else:
+        raise TypeError(f"{op}: target must be integer labels or floating probabilities, got "
+                        f"dtype {target.dtype}")
+    return target if isinstance(target, Tensor) else Tensor(target)
+
+
+def _check_labels(target: Any, n: int, classes: int, op: str) -> None:
+    """Raise ValueError unless ``target`` holds n integer labels in [0, classes)."""
+    if tuple(target.shape) != (n,):
+        raise ValueError(f"{op}: integer labels must have shape ({n},) for logits of shape "
+                         f"{(n, classes)}, got {tuple(target.shape)}")
+    labels = _array(target)
+    if not labels_in_range(labels, classes):
+        low = np.minimum.reduce(labels)                      # n > 0
+        bad = low if low < 0 else np.maximum.reduce(labels)
+        raise ValueError(f"{op}: label {bad} is out of range for {classes} classes "
+                         f"(labels must be in [0, {classes - 1}])")
+
+
+# For labels_in_range: each signed integer dtype (either byte order) -> its unsigned twin
+# and 2^(bits − 1).
+_UNSIGNED = {np.dtype(order + "i" + str(size)): (np.dtype(order + "u" + str(size)),
+                                                 1 << (8 * size - 1))
+             for order in "<>" for size in (1, 2, 4, 8)}
+
+
+def labels_in_range(labels: np.ndarray, classes: int) -> bool:
+    """Whether every label is in [0, classes), in one pass (a single maximum): read as its
+    unsigned twin, a non-negative signed label keeps its value, below 2^(bits − 1), and a
+    negative one becomes 2^(bits − 1) or more."""
+    if labels.dtype.kind == "i":
+        unsigned, first_negative = _UNSIGNED[labels.dtype]
+        labels = labels.view(unsigned)
+        classes = min(classes, first_negative)   # int8 labels, 200 classes: −100 reads 156
+    return np.maximum.reduce(labels) < classes
+
+
+def mse_target(input: Any, target: Any, reduction: Any) -> Any:  # noqa: A002
+    """Check ``mse_loss``'s arguments; return ``target`` as a Tensor or an array in the
+    input's dtype, of the input's shape."""
+    op = "mse_loss"
+    check_floating(input, op)
+    check_reduction(reduction, op)
+    if isinstance(target, Tensor):
+        if target.dtype != input.dtype:
+            raise TypeError(f"{op}: input has dtype {input.dtype} but target {target.dtype}; "
+                            "convert one, e.g. target.to(input.dtype)")
+    else:
+        try:
+            target = np.asarray(target, dtype=input.dtype)   # constants in the input's dtype
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{op}: target is not an array of numbers ({error})") from None
+    if target.shape != input.shape:
+        raise ValueError(f"{op}: input of shape {tuple(input.shape)} and target of shape "
+                         f"{tuple(target.shape)} differ; reshape one (broadcasting them would "
+                         "compare every input with every target)")
+    return target
+
+
+# -- batch normalisation ---------------------------------------------------------------------
+Layout = Tuple[Tuple[int, ...], str, int]   # a layer's ranks, their description, its channels
+
+
+def batch_norm(x: Any, running_mean: Optional[np.ndarray], running_var: Optional[np.ndarray],
+               weight: Any, bias: Any, training: bool, momentum: Any, eps: Any,
+               num_batches_tracked: Optional[np.ndarray], op: str,
+               layout: Optional[Layout] = None) -> Tuple[float, Optional[float]]:
+    """Check batch normalisation's arguments (and, for a layer, its ``layout``: the input's
+    ranks and channels); return eps and momentum as floats (they may be NumPy numbers)."""
+    data = _array(x)
+    if type(data) is np.ndarray and data.dtype.kind == "f" and data.ndim >= 2 and \
+            (layout is None or (data.ndim in layout[0] and data.shape[1] == layout[2])) and \
+            type(eps) is float and eps > 0 and type(momentum) is float and \
+            0 <= momentum <= 1 and \
+            _channel_vectors(data, (_array(weight), _array(bias), running_mean, running_var)) \
+            and (num_batches_tracked is None or num_batches_tracked.dtype.kind in "iu"):
+        return eps, momentum
+    check_floating(x, op)
+    if layout is not None:
+        _check_layout(data.shape, layout, op)
+    eps, momentum = _batch_norm_numbers(eps, momentum, op)
+    _check_running_stats(running_mean, running_var, num_batches_tracked, op)
+    for name, param in (("weight", weight), ("bias", bias)):
+        if param is not None:
+            check_floating(param, f"{op} ({name})")
+    if data.ndim < 2:
+        raise ValueError(f"{op}: expected an input of shape (N, C, ...), got {data.shape}")
+    _check_channels(data, {"weight": weight, "bias": bias, "running_mean": running_mean,
+                           "running_var": running_var}, op)
+    if (weight is None) != (bias is None):
+        raise ValueError(f"{op}: give both weight and bias, or neither")
+    if momentum is None and num_batches_tracked is None and training and \
+            running_mean is not None:
+        raise ValueError(f"{op}: momentum=None (a cumulative average) needs a batch counter; "
+                         "use nn.BatchNorm1d/2d, or give a momentum")
+    return eps, momentum
+
+
+def _channel_vectors(data: np.ndarray, arrays: tuple) -> bool:
+    """Whether each of ``arrays`` is an ndarray of shape (C,) (C = axis 1) in data's dtype."""
+    channels, dtype = data.shape[1:2], data.dtype
+    for array in arrays:
+        if type(array) is not np.ndarray or array.shape != channels or array.dtype != dtype:
+            return False
+    return True
+
+
+def _check_layout(shape: tuple, layout: Layout, op: str) -> None:
+    """Raise ValueError unless the input has one of the layer's ranks and its channels."""
+    ranks, described, channels = layout
+    if len(shape) not in ranks:
+        raise ValueError(f"{op}: expected an input of shape {described}, got shape {shape}")
+    if shape[1] != channels:
+        raise ValueError(f"{op}: expected {channels} channels in axis 1 of an input of shape "
+                         f"{described}, got {shape[1]} (input shape {shape})")
+
+
+def _batch_norm_numbers(eps: Any, momentum: Any, op: str) -> Tuple[float, Optional[float]]:
+    """eps > 0 and momentum in [0, 1] (or None), as floats."""
+    eps = real_number(eps, "eps", op)
+    if momentum is not None:
+        momentum = real_number(momentum, "momentum", op)
+    if not eps > 0:                                          # (also refuses NaN)
+        raise ValueError(f"{op}: eps must be positive, got {eps}")
+    if momentum is not None and not 0 <= momentum <= 1:
+        raise ValueError(f"{op}: momentum must be in [0, 1] or None, got {momentum}")
+    return eps, momentum
+
+
+def _check_running_stats(running_mean: Any, running_var: Any, num_batches_tracked: Any,
+                         op: str) -> None:
+    """Both running statistics as ndarrays (updated in place) or neither; an integer counter."""
+    if (running_mean is None) != (running_var is None):
+        raise ValueError(f"{op}: give both running_mean and running_var, or neither")
+    for name, array in (("running_mean", running_mean), ("running_var", running_var)):
+        if array is not None and type(array) is not np.ndarray:
+            raise TypeError(f"{op}: {name} must be an ndarray (updated in place) or None, got "
+                            f"{type(array).__name__}")
+    if num_batches_tracked is not None and num_batches_tracked.dtype.kind not in "iu":
+        raise TypeError(f"{op}: num_batches_tracked must be an integer array, got dtype "
+                        f"{num_batches_tracked.dtype}")   # (a bool would stop counting at 1)
+
+
+def _check_channels(data: np.ndarray, arrays: dict, op: str) -> None:
+    """Each given array of shape (C,) and of the input's dtype (C = axis 1 of the input)."""
+    channels = data.shape[1]
+    for name, array in arrays.items():
+        if array is None:
+            continue
+        values = _array(array)
+        if values.shape != (channels,):
+            raise ValueError(f"{op}: the {name} has shape {tuple(values.shape)} but the input "
+                             f"of shape {data.shape} has {channels} channels in axis 1")
+        check_same_dtype(data, values, op, name)
+
+
+def values_per_channel(data: np.ndarray, op: str) -> int:
+    """m, the values per channel of a batch normalised with its own statistics (more than 1)."""
+    m = data.size // max(data.shape[1], 1)
+    if m > 1:
+        return m
+    raise ValueError(f"{op}: expected more than 1 value per channel in training, got input "
+                     f"shape {data.shape}; a batch of one cannot be normalised with its own "
+                     "statistics (every gradient would be 0)")
+
+
+# -- dropout and leaky ReLU ------------------------------------------------------------------
+def dropout(x: Any, p: Any) -> None:
+    """x floating, p a probability in [0, 1)."""
+    data = _array(x)
+    if type(data) is np.ndarray and data.dtype.kind == "f" and type(p) is float and 0 <= p < 1:
+        return
+    check_floating(x, "dropout")
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or \
+            not 0 <= p < 1:
+        raise ValueError(f"dropout: p must be a probability in [0, 1), got {p!r}")
+
+
+def dropout_mask(mask: Any, data: np.ndarray) -> np.ndarray:
+    """``mask`` as a boolean array of the input's shape."""
+    keep = _array(mask) if isinstance(mask, Tensor) else np.asarray(mask)
+    if keep.shape != data.shape or keep.dtype != bool:
+        raise ValueError(f"dropout: mask must be a boolean array of the input's shape "
+                         f"{data.shape}, got {keep.dtype} of shape {keep.shape}")
+    return keep
+
+
+def leaky_relu(x: Any, negative_slope: Any, op: str = "leaky_relu") -> None:
+    """x floating, the slope a finite number."""
+    data = _array(x)
+    if type(data) is np.ndarray and data.dtype.kind == "f" and \
+            type(negative_slope) is float and math.isfinite(negative_slope):
+        return
+    check_floating(x, op)
+    if isinstance(negative_slope, bool) or \
+            not isinstance(negative_slope, (int, float, np.floating, np.integer)):
+        raise TypeError(f"leaky_relu: negative_slope must be a number, got {negative_slope!r}")
+    if not np.isfinite(negative_slope):
+        raise ValueError(f"leaky_relu: negative_slope must be finite, got {negative_slope}")

@@ -26,7 +26,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from ..autograd import Function
 from ..tensor import Tensor
-from .layers import check_floating, check_same_dtype
+from .._checks import check_floating, check_same_dtype
 
 Pair = Tuple[int, int]
 IntOrPair = Union[int, Tuple[int, int]]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..functional.layers import checked_softmax_cross_entropy
-from ..functional.losses import mse_loss
+from ..functional.losses import checked_softmax_cross_entropy, mse_loss
 from ..tensor import Tensor
 from .module import Module
 
