@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import operator
 from typing import Any, Optional, Tuple
 
 import numpy as np
@@ -22,6 +23,7 @@ import numpy as np
 from .tensor import Tensor
 
 REDUCTIONS = ("mean", "sum", "none")
+Pair = Tuple[int, int]
 
 
 # -- numbers and dtypes ----------------------------------------------------------------------
@@ -82,6 +84,128 @@ def _array(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
 
 
+# -- state dicts ----------------------------------------------------------------------------
+def state_value(key: str, value: Any, target: np.ndarray) -> Tuple[Any, Optional[str]]:
+    """``value`` of a state dict as an array that fits ``target`` (shape, a same-kind dtype,
+    in the target dtype's range), and None; or None and what is wrong with it."""
+    try:
+        array = value.data if isinstance(value, Tensor) else np.asarray(value)
+    except ValueError as error:      # a ragged list
+        return None, f"bad value for {key}: {error}"
+    if array.dtype.kind not in "fiub":
+        return None, (f"bad value for {key}: expected a numeric array, got "
+                      f"{type(value).__name__} (dtype {array.dtype})")
+    if array.shape != target.shape:
+        return None, (f"size mismatch for {key}: expected shape {target.shape}, got "
+                      f"{array.shape}")
+    if not np.can_cast(array.dtype, target.dtype, "same_kind"):
+        return None, f"dtype mismatch for {key}: cannot cast {array.dtype} to {target.dtype}"
+    if _out_of_range(array, target.dtype):
+        return None, (f"value out of range for {key}: {array.dtype} values beyond the range "
+                      f"of {target.dtype} (they would not be stored as they are)")
+    return array, None
+
+
+def _out_of_range(array: np.ndarray, dtype: np.dtype) -> bool:
+    """Whether casting ``array`` (of a same-kind dtype) to ``dtype`` overflows: a finite value
+    that becomes ±inf, or an integer outside the target's range."""
+    if array.size == 0 or np.can_cast(array.dtype, dtype, "safe"):
+        return False
+    if dtype.kind == "f":
+        with np.errstate(over="ignore"):
+            cast = array.astype(dtype)
+        return bool(np.any(np.isinf(cast) & np.isfinite(array)))
+    if dtype.kind in "iu" and array.dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return bool(array.min() < info.min or array.max() > info.max)
+    return False
+
+
+# -- convolution and pooling ------------------------------------------------------------------
+def as_pair(value: Any, what: str, op: str, minimum: int = 1) -> Pair:
+    """``value`` (an int or a pair of ints) as a pair, each at least ``minimum``; else a
+    ValueError naming ``op`` (the argument given is shown as it was)."""
+    if type(value) is int and value >= minimum:
+        return value, value
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    try:
+        if len(items) != 2 or any(isinstance(v, (bool, np.bool_)) for v in items):
+            raise TypeError
+        pair = (operator.index(items[0]), operator.index(items[1]))
+    except TypeError:
+        pair = None
+    if pair is None or min(pair) < minimum:
+        kind = "positive" if minimum == 1 else "non-negative"
+        raise ValueError(f"{op}: {what} must be a {kind} integer or a pair of them, got "
+                         f"{value!r}")
+    return pair
+
+
+def _image_shape(x: Any, op: str) -> Tuple[int, ...]:
+    """The shape of a floating (N, C, H, W) input, or an error naming ``op``."""
+    check_floating(x, op)
+    shape = tuple(x.shape)
+    if len(shape) != 4:
+        raise ValueError(f"{op}: expected an input of shape (N, C, H, W), got shape {shape}")
+    return shape
+
+
+def _check_fits(shape: Tuple[int, ...], kernel: Pair, padding: Pair, op: str) -> None:
+    """ValueError unless the kernel fits inside the padded input."""
+    padded = (shape[2] + 2 * padding[0], shape[3] + 2 * padding[1])
+    if kernel[0] > padded[0] or kernel[1] > padded[1]:
+        raise ValueError(f"{op}: the kernel {kernel} is larger than the padded input {padded} "
+                         f"(input shape {shape}, padding {padding})")
+
+
+def pool_padding(kernel: Pair, padding: Pair, op: str) -> None:
+    """ValueError unless the padding is at most half the kernel (as PyTorch requires: else a
+    window could hold only padding)."""
+    if 2 * padding[0] > kernel[0] or 2 * padding[1] > kernel[1]:
+        raise ValueError(f"{op}: padding {padding} must be at most half the kernel size "
+                         f"{kernel}")
+
+
+def conv2d(x: Any, weight: Any, bias: Any, stride: Any, padding: Any,
+           op: str) -> Tuple[Pair, Pair]:
+    """Check a convolution's arguments: x (N, C, H, W) and a weight (out, C, kH, kW) of one
+    floating dtype, a bias (out,), a kernel that fits the padded input; return the stride and
+    padding as pairs."""
+    shape = _image_shape(x, op)
+    check_floating(weight, op)
+    w_shape = tuple(weight.shape)
+    if len(w_shape) != 4:
+        raise ValueError(f"{op}: the weight must have shape (out_channels, in_channels, kH, "
+                         f"kW), got {w_shape}")
+    if shape[1] != w_shape[1]:
+        raise ValueError(f"{op}: the input of shape {shape} has {shape[1]} channels, but the "
+                         f"weight of shape {w_shape} expects {w_shape[1]} (its axis 1)")
+    check_same_dtype(x, weight, op, "weight")
+    if bias is not None:
+        check_floating(bias, op)
+        check_same_dtype(x, bias, op, "bias")
+        if tuple(bias.shape) != w_shape[:1]:
+            raise ValueError(f"{op}: the bias must have shape ({w_shape[0]},) for a weight of "
+                             f"shape {w_shape}, got {tuple(bias.shape)}")
+    stride = as_pair(stride, "stride", op)
+    padding = as_pair(padding, "padding", op, minimum=0)
+    _check_fits(shape, w_shape[2:], padding, op)
+    return stride, padding
+
+
+def pool2d(x: Any, kernel_size: Any, stride: Any, padding: Any,
+           op: str) -> Tuple[Pair, Pair, Pair]:
+    """Check a pooling's arguments (stride None: the kernel size); return the kernel, stride
+    and padding as pairs."""
+    shape = _image_shape(x, op)
+    kernel = as_pair(kernel_size, "kernel_size", op)
+    stride = kernel if stride is None else as_pair(stride, "stride", op)
+    padding = as_pair(padding, "padding", op, minimum=0)
+    pool_padding(kernel, padding, op)
+    _check_fits(shape, kernel, padding, op)
+    return kernel, stride, padding
+
+
 # -- affine ----------------------------------------------------------------------------------
 def affine(x: Any, W: Any, b: Any, op: str) -> None:
     """Check the arguments of ``y = x W + b``: floating, one dtype, W of shape (in, out), x of
@@ -107,10 +231,15 @@ def affine(x: Any, W: Any, b: Any, op: str) -> None:
         raise ValueError(f"{op} expected {in_features} input features, got {features} "
                          f"(input shape {xa.shape})")
     if b is not None:
-        check_same_dtype(xa, b, op, "bias")
-        if b.shape != (out_features,):
-            raise ValueError(f"{op}: the bias must have shape ({out_features},), got "
-                             f"{tuple(b.shape)}")
+        _check_bias(xa, b, out_features, op)
+
+
+def _check_bias(x: np.ndarray, b: Any, out_features: int, op: str) -> None:
+    """The bias of an affine map: x's dtype, shape (out_features,)."""
+    check_same_dtype(x, b, op, "bias")
+    if b.shape != (out_features,):
+        raise ValueError(f"{op}: the bias must have shape ({out_features},), got "
+                         f"{tuple(b.shape)}")
 
 
 # -- losses ----------------------------------------------------------------------------------
@@ -139,13 +268,7 @@ def cross_entropy_target(logits: Any, target: Any, reduction: Any, op: str) -> T
     if kind in "iu":
         _check_labels(target, n, classes, op)
     elif kind == "f":
-        if tuple(target.shape) != (n, classes):
-            hint = (" (class labels must be integers: convert them, e.g. t.astype(np.int64))"
-                    if tuple(target.shape) == (n,) else "")
-            raise ValueError(f"{op}: target probabilities must have the logits' shape "
-                             f"{(n, classes)}, got {tuple(target.shape)}{hint}")
-        if target.dtype != logits.dtype:
-            target = target.astype(logits.dtype)
+        target = _probabilities(target, logits, op)
     else:
         raise TypeError(f"{op}: target must be integer labels or floating probabilities, got "
                         f"dtype {target.dtype}")
@@ -163,6 +286,16 @@ def _check_labels(target: Any, n: int, classes: int, op: str) -> None:
         bad = low if low < 0 else np.maximum.reduce(labels)
         raise ValueError(f"{op}: label {bad} is out of range for {classes} classes "
                          f"(labels must be in [0, {classes - 1}])")
+
+
+def _probabilities(target: Any, logits: Any, op: str) -> Any:
+    """Target probabilities of the logits' shape, in the logits' dtype."""
+    if tuple(target.shape) != tuple(logits.shape):
+        hint = (" (class labels must be integers: convert them, e.g. t.astype(np.int64))"
+                if tuple(target.shape) == tuple(logits.shape[:1]) else "")
+        raise ValueError(f"{op}: target probabilities must have the logits' shape "
+                         f"{tuple(logits.shape)}, got {tuple(target.shape)}{hint}")
+    return target if target.dtype == logits.dtype else target.astype(logits.dtype)
 
 
 # For labels_in_range: each signed integer dtype (either byte order) -> its unsigned twin
@@ -228,15 +361,8 @@ def batch_norm(x: Any, running_mean: Optional[np.ndarray], running_var: Optional
         _check_layout(data.shape, layout, op)
     eps, momentum = _batch_norm_numbers(eps, momentum, op)
     _check_running_stats(running_mean, running_var, num_batches_tracked, op)
-    for name, param in (("weight", weight), ("bias", bias)):
-        if param is not None:
-            check_floating(param, f"{op} ({name})")
-    if data.ndim < 2:
-        raise ValueError(f"{op}: expected an input of shape (N, C, ...), got {data.shape}")
-    _check_channels(data, {"weight": weight, "bias": bias, "running_mean": running_mean,
-                           "running_var": running_var}, op)
-    if (weight is None) != (bias is None):
-        raise ValueError(f"{op}: give both weight and bias, or neither")
+    _check_channel_params(data, {"weight": weight, "bias": bias, "running_mean": running_mean,
+                                 "running_var": running_var}, op)
     if momentum is None and num_batches_tracked is None and training and \
             running_mean is not None:
         raise ValueError(f"{op}: momentum=None (a cumulative average) needs a batch counter; "
@@ -287,6 +413,19 @@ def _check_running_stats(running_mean: Any, running_var: Any, num_batches_tracke
     if num_batches_tracked is not None and num_batches_tracked.dtype.kind not in "iu":
         raise TypeError(f"{op}: num_batches_tracked must be an integer array, got dtype "
                         f"{num_batches_tracked.dtype}")   # (a bool would stop counting at 1)
+
+
+def _check_channel_params(data: np.ndarray, arrays: dict, op: str) -> None:
+    """γ and β floating (both or neither), the input of shape (N, C, ...), each given array of
+    shape (C,) and of the input's dtype."""
+    for name in ("weight", "bias"):
+        if arrays[name] is not None:
+            check_floating(arrays[name], f"{op} ({name})")
+    if data.ndim < 2:
+        raise ValueError(f"{op}: expected an input of shape (N, C, ...), got {data.shape}")
+    _check_channels(data, arrays, op)
+    if (arrays["weight"] is None) != (arrays["bias"] is None):
+        raise ValueError(f"{op}: give both weight and bias, or neither")
 
 
 def _check_channels(data: np.ndarray, arrays: dict, op: str) -> None:
