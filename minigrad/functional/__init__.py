@@ -18,6 +18,7 @@ from .reduction import (argmax, argmin, extreme_along, log_softmax, logsumexp, m
                         softmax, sum, var)
 from .shape import (broadcast_to, clone, concatenate, flatten, getitem, permute, reshape,
                     squeeze, stack, sum_to, swapaxes, transpose, unsqueeze)
+from . import layers  # noqa: E402,F401  (the old home of affine, batch_norm...: still there)
 
 __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "matmul", "cast",
