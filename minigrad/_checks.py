@@ -16,10 +16,11 @@ from __future__ import annotations
 import math
 import numbers
 import operator
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Tuple, Union
 
 import numpy as np
 
+from .autograd import _as_tensors
 from .tensor import Tensor
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -82,6 +83,235 @@ def check_reduction(reduction: Any, op: str) -> None:
 def _array(x: Any) -> Any:
     """The ndarray of a Tensor, anything else as it is."""
     return x.data if isinstance(x, Tensor) else x
+
+
+# -- axes and shapes -------------------------------------------------------------------------
+Axis = Union[None, int, Tuple[int, ...]]
+
+
+def normalize_axes(axis: Axis, ndim: int, op: str) -> Tuple[int, ...]:
+    """``axis`` as a sorted tuple of non-negative axes; a clear error when out of range."""
+    if type(axis) is int and 0 <= axis < ndim:
+        return (axis,)
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
+    if not isinstance(axes, (tuple, list)):
+        raise TypeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}")
+    result = []
+    for a in axes:
+        if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
+            raise TypeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}")
+        valid = a in (0, -1) if ndim == 0 else -ndim <= a < ndim
+        if not valid:
+            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} "
+                             f"dimension{'s' if ndim != 1 else ''}")
+        result.append(int(a) % ndim if ndim else 0)
+    if len(set(result)) != len(result):
+        raise ValueError(f"{op}: repeated axis in {axis!r}")
+    return tuple(sorted(result)) if ndim else ()
+
+
+def shape_of(x: Any, op: str) -> Tuple[int, ...]:
+    """x's shape; data that cannot be a tensor (None, ragged lists) raises naming ``op``."""
+    return x.shape if isinstance(x, Tensor) else _as_tensors((x,), op)[0].shape
+
+
+def reduced_axes(x: Any, axis: Axis, op: str, nonempty: bool = False) -> Tuple[int, ...]:
+    """The axes a reduction of x runs over; with ``nonempty``, none of them of length 0."""
+    shape = shape_of(x, op)
+    axes = normalize_axes(axis, len(shape), op)
+    if nonempty and any(shape[a] == 0 for a in axes):
+        raise ValueError(f"{op}: cannot reduce an empty axis (shape {tuple(shape)}, "
+                         f"axis {axis})")
+    return axes
+
+
+def variance_args(x: Any, axis: Axis, ddof: Any) -> Tuple[Tuple[int, ...], float]:
+    """The axes of a variance and ddof, 0 <= ddof < n (the number of values reduced)."""
+    ddof = real_number(ddof, "ddof", "var")
+    axes = reduced_axes(x, axis, "var", nonempty=True)
+    shape = shape_of(x, "var")
+    n = math.prod(shape[a] for a in axes)
+    if not 0 <= ddof < n:
+        raise ValueError(f"var: ddof={ddof} needs 0 <= ddof < n, the number of values reduced, "
+                         f"which is {n} (shape {tuple(shape)}, axis {axis})")
+    return axes, ddof
+
+
+def single_axis(x: Any, axis: int, op: str) -> int:
+    """One axis of x (which has at least one)."""
+    ndim = len(shape_of(x, op))
+    if ndim == 0:
+        raise ValueError(f"{op}: needs at least one dimension, got a 0-d tensor")
+    if not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{op}: axis must be an int, got {axis!r}")
+    return normalize_axes(axis, ndim, op)[0]
+
+
+def axis_or_dim(axis: Any, dim: Any, op: str) -> Any:
+    """``axis``, or PyTorch's name for it ``dim`` (-1 when neither is given)."""
+    if dim is None:
+        return -1 if axis is None else axis
+    if axis is not None:
+        raise TypeError(f"{op}: give dim= (PyTorch) or axis= (NumPy), not both")
+    return dim
+
+
+def extreme_axis(x: Any, axis: int, op: str) -> int:
+    """The axis of ``max(dim)`` / ``min(dim)``: one axis, not of length 0."""
+    shape = shape_of(x, op)
+    if len(shape) == 0:
+        raise ValueError(f"{op}: dim needs a tensor with at least one dimension, got a 0-d one")
+    axis = single_axis(x, axis, op)
+    if shape[axis] == 0:
+        raise ValueError(f"{op}: cannot reduce an empty axis (shape {tuple(shape)}, "
+                         f"dim {axis})")
+    return axis
+
+
+def arg_extreme_args(x: Any, axis: Any, op: str) -> Tuple[np.ndarray, Any]:
+    """x's array and the axis of ``argmax`` / ``argmin`` (None: the flattened x), not empty."""
+    data = x.data if isinstance(x, Tensor) else _as_tensors((x,), op)[0].data
+    if axis is not None:
+        axis = single_axis(data, axis, op)
+    if data.size == 0 or (axis is not None and data.shape[axis] == 0):
+        raise ValueError(f"{op}: cannot reduce an empty axis (shape {data.shape}, "
+                         f"axis {axis})")
+    return data, axis
+
+
+def ints(values: Any, op: str, what: str) -> Tuple[int, ...]:
+    """``values`` (a sequence of ints, or one int) as a tuple of Python ints; a float, a string,
+    a bool or None among them raises a TypeError naming ``op``."""
+    if type(values) is tuple and all(type(n) is int for n in values):
+        return values                                         # the common case, checked cheaply
+    if isinstance(values, (int, np.integer)) and not isinstance(values, bool):
+        return (int(values),)                                 # as NumPy: 4 means (4,)
+    try:
+        items = tuple(values) if not isinstance(values, str) else None
+    except TypeError:                                         # not iterable
+        items = None
+    if items is None or not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool)
+                                for n in items):
+        raise TypeError(f"{op}: {what} must be an int or a sequence of ints, got {values!r}")
+    return tuple(int(n) for n in items)
+
+
+def new_shape(shape: Any) -> Tuple[int, ...]:
+    """A shape for ``reshape``: ints, each non-negative or -1."""
+    shape = ints(shape, "reshape", "the shape")
+    if any(n < -1 for n in shape):
+        raise ValueError(f"reshape: sizes must be non-negative (or -1 for one size inferred "
+                         f"from the others), got the shape {shape}")
+    return shape
+
+
+def permutation(x: Any, axes: Any) -> Tuple[int, ...]:
+    """``axes`` of ``transpose`` as a permutation of x's axes (non-negative)."""
+    ndim = len(shape_of(x, "transpose"))
+    axes = ints(axes, "transpose", "axes")
+    if len(axes) != ndim or sorted(a % ndim for a in axes) != list(range(ndim)):
+        raise ValueError(f"transpose: axes {axes} are not a permutation of the "
+                         f"{ndim} axes of a tensor of shape {shape_of(x, 'transpose')}")
+    return tuple(a % ndim for a in axes)
+
+
+def two_axes(x: Any, axis1: Any, axis2: Any, op: str) -> Tuple[int, int, int]:
+    """x's number of axes, and two of them, non-negative."""
+    ndim = len(shape_of(x, op))
+    return ndim, normalize_axes(axis1, ndim, op)[0], normalize_axes(axis2, ndim, op)[0]
+
+
+def broadcast_shape(shape: Any) -> Tuple[int, ...]:
+    """A shape for ``broadcast_to``: non-negative ints."""
+    shape = ints(shape, "broadcast_to", "the shape")
+    if any(n < 0 for n in shape):
+        raise ValueError(f"broadcast_to: the shape cannot have negative sizes, got {shape}")
+    return shape
+
+
+def summed_to(x: Any, shape: Tuple[int, ...]) -> Tuple[int, ...]:
+    """x's shape, which broadcasting from ``shape`` could give (so x sums back to it)."""
+    x_shape = shape_of(x, "sum_to")
+    if x_shape == shape:
+        return x_shape
+    lead = len(x_shape) - len(shape)
+    if lead < 0 or any(n != 1 and n != m for n, m in zip(shape, x_shape[lead:])):
+        raise ValueError(f"sum_to: a tensor of shape {x_shape} cannot be summed to {shape}")
+    return x_shape
+
+
+def squeezed_axes(x: Any, axis: Any) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
+    """x's shape and the axes ``squeeze`` removes (all of length 1)."""
+    shape = shape_of(x, "squeeze")
+    if axis is None:
+        return shape, tuple(i for i, n in enumerate(shape) if n == 1)
+    axes = normalize_axes(axis, len(shape), "squeeze")
+    wrong = [a for a in axes if shape[a] != 1]
+    if wrong:
+        raise ValueError(f"squeeze: axis {wrong[0]} of shape {shape} has length "
+                         f"{shape[wrong[0]]}, not 1")
+    return shape, axes
+
+
+def flattened_axes(shape: Tuple[int, ...], start_axis: Any, end_axis: Any) -> Tuple[int, int]:
+    """The first and last axes ``flatten`` merges, non-negative, in order."""
+    start = normalize_axes(start_axis, len(shape), "flatten")[0]
+    end = normalize_axes(end_axis, len(shape), "flatten")[0]
+    if start > end:
+        raise ValueError(f"flatten: start_axis {start_axis} comes after end_axis {end_axis}")
+    return start, end
+
+
+def join_axis(xs: Any, axis: Any, op: str) -> int:
+    """The axis ``concatenate`` (an existing one) or ``stack`` (a new one) joins along."""
+    if not isinstance(xs, (list, tuple)) or len(xs) == 0:
+        raise TypeError(f"{op}: expected a non-empty sequence of tensors")
+    ndim = len(shape_of(xs[0], op))
+    if op == "stack":
+        return normalize_axes(axis, ndim + 1, op)[0]
+    if ndim == 0:
+        raise ValueError("concatenate: 0-d tensors cannot be concatenated; use stack")
+    return normalize_axes(axis, ndim, op)[0]
+
+
+# -- clip and where --------------------------------------------------------------------------
+def clip_bounds(low: Any, high: Any) -> None:
+    """At least one bound, each real numbers (no NaN), low <= high."""
+    if low is None and high is None:
+        raise ValueError("clip: at least one of min and max must be given")
+    lo = None if low is None else _bound(low, "min")
+    hi = None if high is None else _bound(high, "max")
+    if lo is not None and hi is not None and np.any(lo > hi):
+        raise ValueError(f"clip: min ({low}) is greater than max ({high})")
+
+
+def _bound(bound: Any, name: str) -> np.ndarray:
+    """A clip bound as an array of real numbers; anything else raises naming clip."""
+    try:
+        value = bound.data if isinstance(bound, Tensor) else np.asarray(bound)
+    except ValueError as error:                              # a ragged list
+        raise ValueError(f"clip: cannot make an array of {name}: {error}") from None
+    if value.dtype.kind not in "biuf":
+        shown = f"an array of dtype {value.dtype}" if isinstance(bound, np.ndarray) else \
+            repr(bound)
+        raise TypeError(f"clip: {name} must be a real number or a Tensor or array of real "
+                        f"numbers, got {shown}")
+    if value.dtype.kind == "f" and np.isnan(value).any():
+        raise ValueError(f"clip: {name} is NaN")
+    return value
+
+
+def condition(condition: Any) -> np.ndarray:
+    """The condition of ``where`` as a boolean array."""
+    try:
+        cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    except ValueError as error:                              # a ragged list
+        raise ValueError(f"where: cannot make a condition array: {error}") from None
+    if cond.dtype != bool:
+        raise TypeError(f"where: condition must be boolean, got dtype {cond.dtype}")
+    return cond
 
 
 # -- state dicts ----------------------------------------------------------------------------

@@ -244,30 +244,9 @@ def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002  (to
     ``[lo ≤ x ≤ hi]``, as torch.clamp (except at lo = hi > x, where torch.clamp gives neither
     bound a gradient).
     """
-    if min is None and max is None:
-        raise ValueError("clip: at least one of min and max must be given")
-    lo = None if min is None else _bound(min, "min")
-    hi = None if max is None else _bound(max, "max")
-    if lo is not None and hi is not None and np.any(lo > hi):
-        raise ValueError(f"clip: min ({min}) is greater than max ({max})")
+    checks.clip_bounds(min, max)
     bounds = [bound for bound in (min, max) if bound is not None]   # inputs, so the engine
     return Clip.apply(x, *bounds, lower=min is not None)            # sees writes to them
-
-
-def _bound(bound: Any, name: str) -> np.ndarray:
-    """A clip bound as an array of real numbers; anything else raises naming clip."""
-    try:
-        value = bound.data if isinstance(bound, Tensor) else np.asarray(bound)
-    except ValueError as error:                              # a ragged list
-        raise ValueError(f"clip: cannot make an array of {name}: {error}") from None
-    if value.dtype.kind not in "biuf":
-        shown = f"an array of dtype {value.dtype}" if isinstance(bound, np.ndarray) else \
-            repr(bound)
-        raise TypeError(f"clip: {name} must be a real number or a Tensor or array of real "
-                        f"numbers, got {shown}")
-    if value.dtype.kind == "f" and np.isnan(value).any():
-        raise ValueError(f"clip: {name} is NaN")
-    return value
 
 
 def maximum(a: Any, b: Any) -> Tensor:
@@ -282,12 +261,7 @@ def minimum(a: Any, b: Any) -> Tensor:
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """Elements of a where condition holds, else of b (condition: a boolean array or Tensor)."""
-    try:
-        cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
-    except ValueError as error:                              # a ragged list
-        raise ValueError(f"where: cannot make a condition array: {error}") from None
-    if cond.dtype != bool:
-        raise TypeError(f"where: condition must be boolean, got dtype {cond.dtype}")
+    cond = checks.condition(condition)
     # an input (so an in-place write to it is caught), and a Tensor already (so a 0-d condition
     # is not taken for a number and cast to the branches' dtype)
     return Where.apply(a, b, condition if isinstance(condition, Tensor) else Tensor(cond))
