@@ -40,9 +40,9 @@ class Affine(Function):
         return _affine_grads(gy, x, W, self.needs_input_grad, np.add.reduce)
 
 
-def _affine_grads(gy: Any, x: Any, W: Any, needs: tuple, add_reduce: Any) -> tuple:
+def _affine_grads(gy: Any, x: Any, W: Any, needs: tuple, sum_along: Any) -> tuple:
     """(dx, dW, db) = (dy Wᵀ, xᵀ dy, Σₙ dy), None where no gradient is needed (no db without
-    a bias); for Tensors or ndarrays alike (``add_reduce`` sums along an axis)."""
+    a bias); for Tensors or ndarrays alike (``sum_along(a, axis=0)`` sums the rows)."""
     if x.ndim == 1:
         gy = gy.reshape(1, gy.shape[0])                      # one sample: a row, as x
     dx = dW = db = None
@@ -55,7 +55,7 @@ def _affine_grads(gy: Any, x: Any, W: Any, needs: tuple, add_reduce: Any) -> tup
     if len(needs) == 2:
         return dx, dW
     if needs[2]:
-        db = add_reduce(gy, axis=0)                          # db = Σₙ dy
+        db = sum_along(gy, axis=0)                           # db = Σₙ dy
     return dx, dW, db
 
 
