@@ -1,9 +1,11 @@
 """Argument checks of the ops and layers, in one place, so the op files show only the math.
 
-Each check is a small named function whose first test is its own fast path: a valid argument
-passes it and the check returns at once; only an argument that fails it (or an unusual but
-valid one, a NumPy number for a float, say) goes on to the tests, one by one, that find what is
-wrong and say so. Every error names the function or layer the user called (``op``).
+Each check is a small named function. The checks of the ops a training step calls (affine,
+batch norm, dropout, cross-entropy, leaky ReLU, axes, kernel sizes) begin with their own fast
+path: one test that a usual valid argument passes, returning at once; only an argument that
+fails it (or an unusual but valid one, a NumPy number for a float, say) goes on to the tests,
+one by one, that find what is wrong and say so. Every error names the function or layer the
+user called (``op``).
 
 An op calls its checks once per call, from its lowercase wrapper (``F.affine``,
 ``F.batch_norm``, ...), which the layers call too (``checked_affine(x, W, b, "Linear")``), and
