@@ -11,7 +11,8 @@ import tempfile
 from typing import Any, Dict, List, Optional, Sequence
 
 # Targets of issue 7 that a run can judge.
-TRAIN_TARGETS = {"W1": 1.10, "W2": 1.30, "W3": 1.10}   # minigrad / NumPy floor, float32
+TRAIN_TARGETS = {"W1": 1.10, "W2": 1.30, "W3": 1.10,   # minigrad / NumPy floor, float32
+                 "C1": 1.20}                           # (C1: issue 21's convolution target)
 PER_OP_TARGET_US = 5.0
 
 

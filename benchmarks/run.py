@@ -53,7 +53,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help="tiny sizes, one repetition: checks the code runs, measures nothing")
     parser.add_argument("--only", default=",".join(SECTIONS),
                         help=f"comma-separated sections to run, of {', '.join(SECTIONS)}")
-    parser.add_argument("--workloads", default="W1,W2,W3", help="training-step workloads")
+    parser.add_argument("--workloads", default="W1,W2,W3,C1",
+                        help="training-step workloads (C1: the book's SimpleConvNet)")
     parser.add_argument("--dtypes", default="float32,float64",
                         help="the first one is used by the per-op, memory and profile runs")
     parser.add_argument("--competitors", default=",".join(COMPETITORS),
@@ -86,7 +87,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     args.only = _choices(args.only, SECTIONS, "--only")
     args.competitors = _choices(args.competitors, COMPETITORS, "--competitors")
     args.dtypes = _choices(args.dtypes, ("float32", "float64"), "--dtypes")
-    args.workloads = _choices(args.workloads, ("W1", "W2", "W3"), "--workloads")
+    args.workloads = _choices(args.workloads, ("W1", "W2", "W3", "C1"), "--workloads")
     args.memory_steps = [int(n) for n in args.memory_steps.split(",")]
     if len(args.memory_steps) != 2 or not 0 < args.memory_steps[0] < args.memory_steps[1]:
         parser.error(f"--memory-steps needs two increasing counts, got {args.memory_steps}")
@@ -162,7 +163,7 @@ def _train(args: argparse.Namespace, competitors: tuple, log: Any) -> List[Dict[
     from . import harness, workloads
     rows = []
     for name in args.workloads:
-        workload = _sized(workloads.WORKLOADS[name], args)
+        workload = _sized(workloads.ALL_WORKLOADS[name], args)
         for dtype in args.dtypes:
             log(f"train step {name} {dtype} ...")
             steps = workloads.steps_for(workload, np.dtype(dtype), competitors,

@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, Tuple
 
 import numpy as np
 
-from . import reference
+from . import convnet, reference
 
 Step = Callable[[], Any]
 
@@ -53,6 +53,8 @@ WORKLOADS: Dict[str, Workload] = {
     "W2": Workload("W2", "tiny", 64, (64, 64), 10, 32),
     "W3": Workload("W3", "wide", 784, (1024, 1024), 10, 512),
 }
+#: The MLP workloads and the convolution one (``benchmarks.convnet``), by name.
+ALL_WORKLOADS: Dict[str, Any] = {**WORKLOADS, **convnet.CONV_WORKLOADS}
 
 
 def make_batch(workload: Workload, dtype: Any, seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
@@ -162,6 +164,8 @@ def sklearn_step(workload: Workload, dtype: Any, seed: int = 0, batches: int = 2
 def steps_for(workload: Workload, dtype: Any, competitors: Tuple[str, ...],
               seed: int = 0, smoke: bool = False) -> Dict[str, Step]:
     """A ``step`` per available competitor that can train ``workload``, the NumPy floor first."""
+    if isinstance(workload, convnet.ConvWorkload):
+        return convnet.steps_for(workload, dtype, competitors, seed)
     builders = {"numpy": numpy_step, "minigrad": minigrad_step, "torch": torch_step}
     steps = {name: builders[name](workload, dtype, seed)
              for name in competitors if name in builders}

@@ -1,7 +1,7 @@
 """Draw the computational graph of a small MLP's loss.
 
-Prints the tape (the recorded ops, oldest first), runs backward with ``retain_graph=True`` so
-the graph still exists and every parameter has a gradient, then writes the graph as Graphviz
+Prints the tape (the recorded ops, oldest first), runs backward (which keeps the graph's
+structure) so every parameter has a gradient, then writes the graph as Graphviz
 DOT text (always) and as PNG and SVG images when a renderer is installed: Graphviz's ``dot``, or
 ``graphviz-pure`` from ``pip install "minigrad[graph]"``.
 
@@ -35,7 +35,7 @@ def main() -> None:
     names = {"x": x, "labels": labels, "loss": loss, **dict(model.named_parameters())}
     print("The tape (oldest first):")
     viz.tape(loss, names=names)
-    loss.backward(retain_graph=True)                         # keep the graph to draw it
+    loss.backward()                                 # frees the saved arrays, keeps the graph
 
     dot_path = stem.with_suffix(".dot")
     text = viz.to_dot(loss, names=names)

@@ -1,7 +1,8 @@
 """The ``minigrad`` command (also ``python -m minigrad``).
 
 ``minigrad check`` checks a layer's gradients (see ``minigrad.testing.cli``); ``minigrad train``
-trains an MLP on the bundled digits (or MNIST, Fashion-MNIST, a spiral) and
+trains an MLP (or, with ``--model cnn``, the book's SimpleConvNet) on the bundled digits (or
+MNIST, Fashion-MNIST, a spiral) and
 ends with the line ``test accuracy: 0.XXXX``; ``--out DIR`` keeps a checkpoint that
 ``--resume DIR`` continues bit-identically.
 """
@@ -21,7 +22,7 @@ import numpy as np
 #: The options of ``minigrad train`` and their defaults: with none given, the bundled digits
 #: reach >= 0.975 test accuracy in a few seconds.
 TRAIN_DEFAULTS: Dict[str, Any] = {
-    "dataset": "digits", "hidden": [256], "activation": "relu", "init": "he",
+    "model": "mlp", "dataset": "digits", "hidden": [256], "activation": "relu", "init": "he",
     "batchnorm": False, "dropout": 0.0, "optimizer": "adam", "lr": None, "weight_decay": 0.0,
     "epochs": 40, "batch_size": 32, "seed": 0,
 }
@@ -30,6 +31,9 @@ DEFAULT_LR = {"sgd": 0.1, "momentum": 0.01, "adagrad": 0.01, "rmsprop": 0.001, "
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 CHECKPOINT_EVERY = 30.0       # seconds between checkpoints of a running `--out` run
 DATASETS = ("digits", "mnist", "fashion", "spiral")
+MODELS = ("mlp", "cnn")
+#: ``--model cnn``: SimpleConvNet with 3x3 filters padded by 1 (for images as small as 8x8)
+CNN_SETTINGS: Dict[str, int] = {"filter_num": 30, "filter_size": 3, "pad": 1}
 
 
 class UsageError(Exception):
@@ -124,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "accuracy. Defaults: "
                     + ", ".join(f"{k}={v}" for k, v in TRAIN_DEFAULTS.items()))
     add = train.add_argument
+    add("--model", choices=MODELS, help="mlp (default), or cnn: the book's SimpleConvNet, conv "
+                                        "30x3x3 pad 1 - ReLU - max pool 2 - Linear(--hidden) - "
+                                        "ReLU - Linear, on images (N, 1, side, side)")
     add("--dataset", choices=DATASETS, help="data set (default digits, bundled)")
     add("--hidden", type=_hidden, metavar="N,N,...", help="hidden layer sizes (default 256)")
     add("--activation", choices=ACTIVATIONS, help="hidden activation (default relu)")
@@ -144,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      "and on Ctrl-C) and training.png here")
     add("--resume", metavar="DIR", help="continue the run checkpointed in DIR up to --epochs "
                                         "(its other options come from DIR/config.json)")
+    add("--export", metavar="FILE.onnx",
+        help="also write the trained model as ONNX (needs pip install \"minigrad[onnx]\"; "
+             "run it with ONNX Runtime, see the README)")
     add("--data-root", default="~/.cache/minigrad", metavar="DIR",
         help="where MNIST / Fashion-MNIST are cached (default ~/.cache/minigrad)")
     add("--threads", type=_positive_int, default=1, metavar="N",
@@ -179,13 +189,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             _check_out_folder(args.out, "--out")
         elif args.resume is not None:
             _check_out_folder(args.resume, "--resume")
+        if args.export is not None:
+            _check_export(args.export)
         from ._files import folder_lock
         from .train import blas_threads
         out = args.out or args.resume
         with blas_threads(args.threads), (folder_lock(out, "minigrad train", ".run.lock")
                                           if out is not None else contextlib.nullcontext()):
             return train_command(config, out=out, resume=args.resume,
-                                 data_root=args.data_root, progress=args.progress)
+                                 data_root=args.data_root, progress=args.progress,
+                                 export=args.export)
     except UsageError as error:
         print(f"minigrad train: error: {error}", file=sys.stderr)
         return 2
@@ -230,6 +243,17 @@ def _check_out_folder(folder: str, option: str) -> None:
                          f"({error.strerror or error})") from None
 
 
+def _check_export(path: str) -> None:
+    """Before anything trains: ``--export`` needs the onnx package and a file path."""
+    from .onnx import _require_onnx
+    try:
+        _require_onnx()
+    except ImportError as error:
+        raise ValueError(f"--export: {error}") from None
+    if os.path.isdir(path):
+        raise ValueError(f"--export {path!r} is a folder, not a file")
+
+
 def _train_config(args: argparse.Namespace) -> Dict[str, Any]:
     """The run's options: the defaults, those of the resumed run, then the ones given."""
     given = {k: getattr(args, k) for k in TRAIN_DEFAULTS if getattr(args, k) is not None}
@@ -243,7 +267,23 @@ def _train_config(args: argparse.Namespace) -> Dict[str, Any]:
         config = {**TRAIN_DEFAULTS, **_resumed_config(args.resume), **given}
     if config["lr"] is None:
         config["lr"] = DEFAULT_LR[config["optimizer"]]
+    if config["model"] == "cnn":
+        _check_cnn_options(config)
     return config
+
+
+def _check_cnn_options(config: Dict[str, Any]) -> None:
+    """UsageError for the options ``--model cnn`` cannot honour (SimpleConvNet is fixed)."""
+    if config["dataset"] == "spiral":
+        raise UsageError("--model cnn needs images (digits, mnist or fashion), not the spiral")
+    if len(config["hidden"]) != 1:
+        raise UsageError(f"--model cnn has one hidden layer: give --hidden one size, got "
+                         f"{','.join(map(str, config['hidden']))}")
+    fixed = {"activation": "relu", "batchnorm": False, "dropout": 0.0}
+    for key, value in fixed.items():
+        if config[key] != value:
+            raise UsageError(f"--model cnn is the book's SimpleConvNet (ReLU, no BatchNorm, no "
+                             f"Dropout); --{key} is for --model mlp")
 
 
 def _resumed_config(folder: str) -> Dict[str, Any]:
@@ -277,6 +317,7 @@ def _is_real(value: Any, low: float, low_open: bool = False, high: float = math.
 
 #: What each option read back from a checkpoint's config.json may be (as the parser allows).
 _CONFIG_CHECKS: Dict[str, Tuple[Any, str]] = {
+    "model": (lambda v: v in MODELS, f"one of {', '.join(MODELS)}"),
     "dataset": (lambda v: v in DATASETS, f"one of {', '.join(DATASETS)}"),
     "hidden": (lambda v: isinstance(v, list) and len(v) > 0 and all(_is_int(n, 1) for n in v),
                "a non-empty list of positive layer sizes"),
@@ -310,10 +351,15 @@ def build_run(config: Dict[str, Any], n_features: int, n_classes: int) -> Tuple[
     from . import nn, optim
     from .random import manual_seed
     manual_seed(config["seed"])
-    model = nn.MLP(n_features, config["hidden"], n_classes, activation=config["activation"],
-                   weight_init=config["init"], use_batchnorm=config["batchnorm"],
-                   dropout=config["dropout"])
-    weights = [layer.weight for layer in model.linears]
+    if config.get("model") == "cnn":
+        model = nn.SimpleConvNet(image_shape(n_features), hidden_size=config["hidden"][0],
+                                 output_size=n_classes, weight_init=config["init"],
+                                 **CNN_SETTINGS)
+    else:
+        model = nn.MLP(n_features, config["hidden"], n_classes, activation=config["activation"],
+                       weight_init=config["init"], use_batchnorm=config["batchnorm"],
+                       dropout=config["dropout"])
+    weights = [m.weight for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
     others = [p for p in model.parameters() if all(p is not w for w in weights)]
     groups = [{"params": weights, "weight_decay": config["weight_decay"]}]
     if others:
@@ -323,10 +369,28 @@ def build_run(config: Dict[str, Any], n_features: int, n_classes: int) -> Tuple[
     return model, optimizer_class(groups, lr=config["lr"])
 
 
+def image_shape(n_features: int) -> Tuple[int, int, int]:
+    """(1, side, side) for rows of ``n_features`` = side² pixels (digits 8x8, MNIST 28x28)."""
+    side = math.isqrt(n_features)
+    if side * side != n_features:
+        raise ValueError(f"--model cnn: {n_features} features are not a square image")
+    return (1, side, side)
+
+
+def _architecture(config: Dict[str, Any], n_features: int, n_classes: int) -> str:
+    """'MLP 64-256-10' or 'SimpleConvNet 1x8x8-conv30x3x3-pool2-256-10', for the run's header."""
+    if config["model"] == "cnn":
+        image = "x".join(map(str, image_shape(n_features)))
+        conv = "conv{filter_num}x{filter_size}x{filter_size}".format(**CNN_SETTINGS)
+        return f"SimpleConvNet {image}-{conv}-pool2-{config['hidden'][0]}-{n_classes}"
+    return "MLP " + "-".join(str(n) for n in [n_features, *config["hidden"], n_classes])
+
+
 def train_command(config: Dict[str, Any], out: Optional[str] = None,
                   resume: Optional[str] = None, data_root: str = "~/.cache/minigrad",
-                  progress: bool = True) -> int:
-    """Train as ``config`` says, print the per-epoch lines and ``test accuracy: 0.XXXX``."""
+                  progress: bool = True, export: Optional[str] = None) -> int:
+    """Train as ``config`` says, print the per-epoch lines and ``test accuracy: 0.XXXX``;
+    ``export``: also write the trained model there as ONNX."""
     from . import nn
     from .train import History, evaluate, fit, load_checkpoint, save_checkpoint
     (x_train, y_train), (x_test, y_test) = load_dataset(config["dataset"], config["seed"],
@@ -336,10 +400,10 @@ def train_command(config: Dict[str, Any], out: Optional[str] = None,
     history = History()
     if resume is not None:
         history = load_checkpoint(resume, model, optimizer)
-    sizes = "-".join(str(n) for n in [x_train.shape[1], *config["hidden"], n_classes])
     print(f"{config['dataset']}: {len(x_train)} training and {len(x_test)} test samples of "
           f"{x_train.shape[1]} features ('val acc' is the test split's, for monitoring only)")
-    print(f"MLP {sizes} ({config['activation']}, init {config['init']}"
+    print(f"{_architecture(config, x_train.shape[1], n_classes)} ({config['activation']}, "
+          f"init {config['init']}"
           f"{', batchnorm' if config['batchnorm'] else ''}"
           f"{', dropout %g' % config['dropout'] if config['dropout'] else ''}), "
           f"{config['optimizer']} lr {config['lr']:g}"
@@ -366,6 +430,8 @@ def train_command(config: Dict[str, Any], out: Optional[str] = None,
     done, start = len(history), time.perf_counter()
     # NumPy's overflow warnings are left out: a loss that overflows stops fit with one clear
     # FloatingPointError (naming the epoch and batch) instead
+    if config["model"] == "cnn":                      # rows of pixels -> (N, 1, side, side)
+        x_train, x_test = (x.reshape(-1, *image_shape(x.shape[1])) for x in (x_train, x_test))
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             fit(model, nn.SoftmaxCrossEntropy(), optimizer, (x_train, y_train),
@@ -381,6 +447,12 @@ def train_command(config: Dict[str, Any], out: Optional[str] = None,
         print(_plot_notice(plot_history(history, os.path.join(out, "training.png"))))
         print(f"checkpoint: {out} (epoch {len(history)}; continue with --resume {out})")
     print(f"trained {len(history)} epochs in {seconds:.2f} s")
+    if export is not None:
+        from .onnx import export as export_onnx
+        export_onnx(model, x_train[:2], export)
+        features = ", ".join(map(str, x_train.shape[1:]))    # (batch, 1, 8, 8) for the CNN
+        print(f"wrote {export} (ONNX: input 'input' of shape (batch, {features}), "
+              f"output 'output', the {n_classes} logits)")
     print(f"test accuracy: {evaluate(model, x_test, y_test):.4f}")
     return 0
 

@@ -3,10 +3,11 @@
 Inside ``with mg.detect_anomaly():`` every op remembers the line of the user's code that created
 it, and the first op whose forward or backward produces NaN or Inf raises a RuntimeError naming
 the op, the shapes, the input or gradient that went bad and that line. Outside the block the
-engine pays one boolean test per op and per backward step.
+engine pays one boolean test per op and per backward.
 
-This module also words the error for a tensor modified in place after an op saved it (see
-``minigrad/inplace.py``).
+Anomaly mode is process-wide (as in PyTorch): a block in one thread turns it on for all. The
+ops run inside a checked backward rule are not checked one by one; that pause is per thread.
+It plugs into a backward through ``watch.Watched`` (see ``autograd.Step``).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import functools
 import linecache
 import os
 import sys
+import threading
 from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
@@ -21,6 +23,17 @@ import numpy as np
 from . import autograd
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+enabled = False   # process-wide; set only by detect_anomaly (others read it: Function.apply)
+
+
+class _Pause(threading.local):
+    """Per thread: whether a checked backward rule is running (its own ops go unchecked)."""
+
+    in_rule = False
+
+
+_pause = _Pause()
 
 
 class detect_anomaly:
@@ -42,12 +55,14 @@ class detect_anomaly:
         self._previous: list = []
 
     def __enter__(self) -> "detect_anomaly":
-        self._previous.append(autograd._anomaly_enabled)
-        autograd._anomaly_enabled = True
+        global enabled
+        self._previous.append(enabled)
+        enabled = True
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
-        autograd._anomaly_enabled = self._previous.pop()
+        global enabled
+        enabled = self._previous.pop()
 
     def __call__(self, func: Callable) -> Callable:
         @functools.wraps(func)
@@ -58,8 +73,9 @@ class detect_anomaly:
 
 
 def is_anomaly_enabled() -> bool:
-    """Whether ``mg.detect_anomaly()`` is active."""
-    return autograd._anomaly_enabled
+    """Whether ``mg.detect_anomaly()`` is active (and no checked backward rule is running in
+    this thread)."""
+    return enabled and not _pause.in_rule
 
 
 def creation_site() -> str:
@@ -75,7 +91,8 @@ def creation_site() -> str:
     return f"{site}\n    {source}" if source else site
 
 
-def _created(fn: Any) -> str:
+def where_created(fn: Any) -> str:
+    """The sentence that says where ``fn`` was created (or how to find out)."""
     site = fn.__dict__.get("_created_at")
     if site is None:
         return ("(run under `with mg.detect_anomaly():` to see the line of your code that "
@@ -108,6 +125,8 @@ def _describe(label: str, array: Any) -> str:
 
 def check_forward(fn: Any, tensors: Sequence[Any], raw: Any) -> None:
     """Remember where ``fn`` was created and raise if its forward produced NaN or Inf."""
+    if _pause.in_rule:
+        return
     fn._created_at = creation_site()
     outputs = raw if type(raw) is tuple else (raw,)
     for index, out in enumerate(outputs):
@@ -120,7 +139,7 @@ def check_forward(fn: Any, tensors: Sequence[Any], raw: Any) -> None:
                  "this op (data, or an op run outside anomaly mode)" if already else
                  "all inputs were finite, so this op produced them")
         raise RuntimeError(f"detect_anomaly: {fn.name} produced {bad} in output {index} (shape "
-                           f"{np.shape(out)}); {cause}. Inputs: {inputs}. {_created(fn)}")
+                           f"{np.shape(out)}); {cause}. Inputs: {inputs}. {where_created(fn)}")
 
 
 def checked_backward(fn: Any, grads: Sequence[Any], create_graph: bool) -> tuple:
@@ -129,11 +148,11 @@ def checked_backward(fn: Any, grads: Sequence[Any], create_graph: bool) -> tuple
     The ops inside the backward are not checked one by one (a backward may divide by zero
     and mask the result away); what counts is the gradient it returns.
     """
-    autograd._anomaly_enabled = False
+    paused, _pause.in_rule = _pause.in_rule, True
     try:
-        in_grads = autograd._call_backward(fn, grads, create_graph)
+        in_grads = higher_order.call_rule(fn, grads, create_graph)
     finally:
-        autograd._anomaly_enabled = True
+        _pause.in_rule = paused
     for index, grad in enumerate(in_grads):
         bad = _badness(grad)
         if bad is None:
@@ -142,21 +161,9 @@ def checked_backward(fn: Any, grads: Sequence[Any], create_graph: bool) -> tuple
         inputs = "; ".join(_describe(f"input {i}", t) for i, t in enumerate(fn.inputs))
         raise RuntimeError(f"detect_anomaly: {fn.name}.backward returned {bad} in the gradient "
                            f"of input {index} (shape {np.shape(_array(grad))}). "
-                           f"Upstream: {upstream}. Inputs: {inputs}. {_created(fn)}")
+                           f"Upstream: {upstream}. Inputs: {inputs}. {where_created(fn)}")
     return in_grads
 
 
-def modified_error(fn: Any) -> RuntimeError:
-    """The error for a backward whose input or output was modified in place after forward."""
-    for index, tensor in enumerate(fn.inputs):
-        if tensor._written > fn._writes:
-            what, changed = f"input {index}", tensor
-            break
-    else:
-        changed = next(o for o in fn.outputs if o is not None and o._written > fn._writes)
-        what = "its output"
-    return RuntimeError(
-        f"{fn.name}: {what} (a tensor of shape {changed.shape}) was modified by an in-place "
-        f"operation after {fn.name} used it (it is now at version {changed._version}), so its "
-        f"backward would compute a wrong gradient. Do the in-place update after "
-        f"backward(), or on a copy (e.g. `x = x + 1` instead of `x += 1`). {_created(fn)}")
+from . import higher_order  # noqa: E402
+from .inplace import modified_error  # noqa: E402,F401  (its old home)

@@ -1,12 +1,18 @@
 """Grad mode, ``Function`` (one node of the tape) and the backward engine.
 
-The tape is implicit: every recorded ``Function`` gets a sequence number from a global counter.
-An op's inputs always exist before its outputs, so visiting the reachable nodes in *descending*
-sequence order is a valid reverse topological order. The engine keeps a heap of nodes to visit
-and a dict of gradients waiting for them: no recursion, so a 100,000-op chain is fine.
+Read it top to bottom: grad mode says whether ops are recorded; ``Function.apply`` runs an op
+and records it as a node; ``run_backward`` replays the recorded nodes newest first. The tape is
+implicit: every recorded node gets a sequence number from a counter, and since an op's inputs
+exist before its outputs, visiting nodes in *descending* sequence order is a valid reverse
+topological order. No recursion, so a 100,000-op chain is fine.
+
+Everything optional in a backward (higher order, anomaly mode, observers, ``mg.grad``'s capture)
+lives in a module of its own and plugs in through one hook point, a ``Step`` chosen once when
+the backward starts (see ``Step``). docs/engine.md walks through one backward.
 """
 from __future__ import annotations
 
+import contextvars
 import functools
 import heapq
 import itertools
@@ -15,42 +21,17 @@ from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-# Module-level state, all of it switched by context managers and restored on exit:
-_grad_enabled = True           # grad mode (no_grad / enable_grad)
-_sequence = itertools.count()  # stamps recorded nodes in creation order
-_tracers: list = []            # callbacks of active mg.trace_backward() blocks (viz.py)
-_anomaly_enabled = False       # set by mg.detect_anomaly() (anomaly.py)
-_writes = 0                    # in-place writes to tensors so far (see next_write)
+_sequence = itertools.count()  # stamps recorded nodes in creation order (shared by all threads)
 
 
-def next_write() -> int:
-    """Count one more in-place write and return the count: setting ``tensor._version`` stamps
-    the tensor with it, so a node recorded before the write can tell."""
-    global _writes
-    _writes += 1
-    return _writes
-
-
-class observe_backward:
-    """Context manager: ``callback(fn, grad_outputs, grad_inputs)`` is called after each node's
-    ``backward`` in this block, with exactly what the rule returned (before the engine sums a
-    broadcast gradient back to its input's shape or casts its dtype). Used by
-    ``viz.trace_backward`` and by the gradient checkers to see a layer's raw gradients."""
-
-    def __init__(self, callback: Callable[[Any, Any, Any], None]) -> None:
-        self.callback = callback
-
-    def __enter__(self) -> "observe_backward":
-        _tracers.append(self.callback)
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        _tracers.remove(self.callback)
+# -- grad mode: per thread, as in PyTorch (a context variable: each thread starts with its own,
+# recording on, and an asyncio task keeps its own too) ------------------------------------------
+_grad_enabled = contextvars.ContextVar("minigrad_grad_enabled", default=True)
 
 
 def is_grad_enabled() -> bool:
-    """Whether ops are currently recorded on the tape."""
-    return _grad_enabled
+    """Whether ops are currently recorded on the tape (in this thread)."""
+    return _grad_enabled.get()
 
 
 class _GradMode:
@@ -67,13 +48,11 @@ class _GradMode:
         pass
 
     def __enter__(self) -> None:
-        global _grad_enabled
-        self._previous.append(_grad_enabled)
-        _grad_enabled = self._enabled
+        self._previous.append(_grad_enabled.get())
+        _grad_enabled.set(self._enabled)
 
     def __exit__(self, *exc_info: Any) -> None:
-        global _grad_enabled
-        _grad_enabled = self._previous.pop()
+        _grad_enabled.set(self._previous.pop())
 
     def __call__(self, func: Callable) -> Callable:
         @functools.wraps(func)
@@ -95,10 +74,7 @@ class enable_grad(_GradMode):
     _enabled = True
 
 
-def _set_grad_enabled(mode: bool) -> _GradMode:
-    return enable_grad() if mode else no_grad()
-
-
+# -- Function: one node of the tape ------------------------------------------------------------
 class Function:
     """One differentiable operation: ``forward`` on ndarrays, ``backward`` on Tensors.
 
@@ -119,9 +95,19 @@ class Function:
     A Function whose backward uses raw saved arrays cannot be differentiated twice; set the class
     attribute ``once_differentiable = True`` and a second-order backward through it raises
     instead of returning a wrong number.
+
+    Optionally, ``backward_arrays(*grad_arrays)`` is the same rule on ndarrays, returning new
+    arrays (or None): a plain backward, which builds no graph, calls it instead of ``backward``
+    and so skips wrapping every intermediate in a Tensor. The Tensor rule stays the reference
+    (it is what ``create_graph``, anomaly mode and observers run); a test checks they agree.
     """
 
+    # The structure of the graph lives in slots and survives backward; what forward keeps on
+    # the instance (saved arrays, masks) lives in its __dict__, which backward frees.
+    __slots__ = ("inputs", "needs_input_grad", "_seq", "_writes", "_output_refs",
+                 "_output_meta", "_kept_inputs", "__dict__", "__weakref__")
     once_differentiable = False
+    backward_arrays: Optional[Callable[..., Any]] = None    # the optional rule on ndarrays
 
     def forward(self, *arrays: np.ndarray, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must implement forward(*arrays)")
@@ -182,15 +168,15 @@ class Function:
             raw = fn.forward(*arrays, **kwargs)
         except (ValueError, IndexError, TypeError) as error:
             raise _explain(fn, inputs, error) from None
-        if _anomaly_enabled:
+        if anomaly.enabled:
             anomaly.check_forward(fn, inputs, raw)
-        record = _grad_enabled and True in needs
+        record = _grad_enabled.get() and True in needs
         if type(raw) is tuple:
             return fn._record_outputs(raw, record)
         out = _wrap_output(raw, fn, record)
         if record:
             fn._seq = next(_sequence)
-            fn._writes = _writes               # in-place writes after this are caught in backward
+            fn._writes = inplace.write_count    # writes after this one are caught in backward
             fn._output_refs = (weakref.ref(out),)
         return out
 
@@ -199,28 +185,69 @@ class Function:
         outs = tuple(_wrap_output(r, self, record) for r in raw)
         if record:
             self._seq = next(_sequence)
-            self._writes = _writes
+            self._writes = inplace.write_count
             self._output_refs = tuple(weakref.ref(o) for o in outs)
             self._output_meta = tuple((o.shape, o.dtype) for o in outs)
         return outs
 
-    def _release(self) -> None:
-        """Free everything the node holds (inputs, saved arrays, attributes set in forward)."""
-        seq = self._seq
+    def replace_output(self, old: Any, new: Any) -> None:
+        """Make ``new`` this node's output in place of ``old`` (an in-place op moves a tensor
+        to another place in the graph)."""
+        self._output_refs = tuple(weakref.ref(new) if ref() is old else ref
+                                  for ref in self._output_refs)
+
+    def mark_recorded_after_writes(self) -> None:
+        """Count every in-place write so far as older than this node (an in-place op's own
+        write to its output must not look like a later modification)."""
+        self._writes = inplace.write_count
+
+    def free_saved(self) -> None:
+        """What backward does to a node it ran (without ``retain_graph``): free the saved
+        arrays and everything forward kept, and keep the structure (op, sequence number,
+        outputs, and of each input the leaf itself or, for a tensor made by an op, that op, the
+        output's index, shape and dtype), so the graph can still be drawn but holds no
+        intermediate array. ``inputs`` becomes None: a second backward through it raises."""
         self.__dict__.clear()
-        self._seq = seq
+        kept = []
+        for t in self.inputs:
+            made_by = t.grad_fn
+            if made_by is None:
+                kept.append(t)
+            else:
+                index = 0 if len(made_by._output_refs) == 1 else _output_index(t)
+                kept.append((made_by, index, t.data.shape, t.data.dtype))
+        self._kept_inputs = kept
         self.inputs = None
 
+    @property
+    def is_freed(self) -> bool:
+        """Whether a backward freed this node's saved values (a second one would raise)."""
+        return self.inputs is None
 
-def times_constant(grad: Any, factor: np.ndarray) -> Any:
-    """``grad ⊙ factor`` for a constant array ``factor`` (a mask, a slope), in a backward.
+    @property
+    def graph_inputs(self) -> tuple:
+        """The inputs as the graph knows them: ``inputs``, or after backward freed the node the
+        leaves and a ``FreedInput`` for each tensor made by an op."""
+        if self.inputs is not None:
+            return self.inputs
+        return tuple(t if isinstance(t, Tensor) else FreedInput(*t) for t in self._kept_inputs)
 
-    Recorded as an op when the backward itself is being differentiated (``create_graph``), so
-    second-order gradients flow through it; otherwise one NumPy multiplication, no node.
-    """
-    if _grad_enabled:
-        return grad * factor
-    return Tensor(grad.data * factor)
+
+class FreedInput:
+    """What a freed node remembers of an input made by another op: the op (``grad_fn``), which
+    of its outputs (``index``), the shape and dtype; no array."""
+
+    __slots__ = ("grad_fn", "index", "shape", "dtype")
+    requires_grad = True
+    grad = None
+
+    def __init__(self, grad_fn: Function, index: int, shape: tuple, dtype: np.dtype) -> None:
+        self.grad_fn, self.index, self.shape, self.dtype = grad_fn, index, shape, dtype
+
+
+def _output_index(tensor: Any) -> int:
+    """Which output of its node ``tensor`` is."""
+    return next((i for i, r in enumerate(tensor.grad_fn._output_refs) if r() is tensor), 0)
 
 
 def _explain(fn: Function, tensors: tuple, error: Exception) -> Exception:
@@ -233,7 +260,8 @@ def _explain(fn: Function, tensors: tuple, error: Exception) -> Exception:
     return kind(f"{fn.name}: {message} (inputs: {described})")
 
 
-def _wrap_output(array: Any, fn: Function, record: bool) -> Any:
+def _wrap_output(array: Any, fn: Optional[Function], record: bool) -> Any:
+    """An op's output array as a Tensor; recorded outputs point back at their node."""
     if type(array) is not np.ndarray:
         array = np.asarray(array)
     out = Tensor.__new__(Tensor)
@@ -263,11 +291,7 @@ def _as_tensors(inputs: Sequence[Any], op: str = "") -> tuple:
 
 def _convert(inputs: Sequence[Any]) -> tuple:
     """The conversion behind ``_as_tensors``."""
-    like = None
-    for x in inputs:
-        if isinstance(x, Tensor):
-            like = x.data
-            break
+    like = next((x.data for x in inputs if isinstance(x, Tensor)), None)
     converted = []
     for x in inputs:
         if isinstance(x, Tensor):
@@ -289,8 +313,162 @@ def _is_scalar(x: Any) -> bool:
     return isinstance(x, (np.generic, np.ndarray)) and x.ndim == 0 and x.dtype.kind in "fiub"
 
 
+def _wrap_grads(arrays: Any) -> Any:
+    """What a ``backward_arrays`` returned, each array as a Tensor (None stays None)."""
+    if type(arrays) is not tuple:
+        return None if arrays is None else _wrap_output(arrays, None, False)
+    return tuple([None if a is None else _wrap_output(a, None, False) for a in arrays])
+
+
 # -- the backward engine ---------------------------------------------------------------------
-def _as_grad(value: Any, like: Any, source: Any) -> Any:
+_FREED = ("Trying to backward through the graph a second time: the saved values of {op} were "
+          "freed by the first backward. Pass retain_graph=True to the first backward() if you "
+          "need to call backward twice.")
+_REBASED = ("{op}: its output was modified by an in-place operation during this backward (in a "
+            "hook?) after its gradient had arrived; do the in-place update after backward()")
+
+
+class Step:
+    """What the engine does at each node: the one hook point of a backward.
+
+    ``run_backward`` takes one Step when it starts and calls ``run(fn, pending)`` for each
+    node, newest first: gather the gradients of the node's outputs from ``pending`` and call its
+    rule, returning one gradient per input (or None to skip the node); at the end ``leaf`` says
+    what to add into each leaf's ``.grad``. This plain Step is a first-order backward with
+    nothing watching, with a short path for the usual node (one output). The extras subclass it
+    and override ``gather`` or ``call`` (``minigrad/watch.py``, ``minigrad/gradients.py``).
+    The short path runs an op's ``backward_arrays`` when it has one (this Step runs only when
+    the backward is not differentiated: grad mode is off).
+    Tensor hooks and the in-place check are part of every Step: one attribute test and one
+    integer comparison per node.
+    """
+
+    def run(self, fn: Function, pending: dict) -> Optional[tuple]:
+        """Gather the gradients of ``fn``'s outputs and call its rule."""
+        refs = fn._output_refs
+        if len(refs) > 1 or fn.inputs is None:
+            return self.run_in_full(fn, pending)
+        out = refs[0]()
+        grad = pending.pop(out, None)
+        if grad is None:                         # a hook rebased it in place meanwhile
+            raise RuntimeError(_REBASED.format(op=fn.name))
+        if out._hooks:
+            grad = hooks.run(out, grad)
+        if fn._writes != inplace.write_count:    # (after the hooks: they may write too)
+            inplace.check_unmodified(fn)
+        if fn.backward_arrays is None:
+            in_grads = fn.backward(grad)
+        else:                                    # no graph is built here: the array rule
+            in_grads = _wrap_grads(fn.backward_arrays(grad.data))
+        if type(in_grads) is not tuple or len(in_grads) != len(fn.inputs):
+            in_grads = checked_count(fn, in_grads)
+        return in_grads
+
+    def run_in_full(self, fn: Function, pending: dict) -> Optional[tuple]:
+        """``run`` for any node: ``gather``, then ``call``."""
+        outputs, grads = self.gather(fn, pending)   # outputs stay alive while the rule runs:
+        return None if grads is None else self.call(fn, grads)   # it may read them
+
+    def gather(self, fn: Function, pending: dict) -> Tuple[tuple, Optional[list]]:
+        """``fn``'s outputs and their gradients, taken from ``pending`` and passed through the
+        tensors' hooks; zeros for an output that received none. The gradients are None when
+        the node has nothing to do (a node with several outputs comes once per output)."""
+        outputs = fn.outputs
+        found = [pending.pop(out, None) for out in outputs]     # (None is never a key)
+        if len(outputs) == 1 and found[0] is None:
+            raise RuntimeError(_REBASED.format(op=fn.name))
+        if all(grad is None for grad in found):
+            return outputs, None
+        if fn.inputs is None:
+            raise RuntimeError(_FREED.format(op=fn.name))
+        grads = []
+        for index, (out, grad) in enumerate(zip(outputs, found)):
+            if grad is None:
+                shape, dtype = fn._output_meta[index]
+                grad = Tensor(np.zeros(shape, dtype=dtype))
+            elif out._hooks:
+                grad = hooks.run(out, grad)
+            grads.append(grad)
+        return outputs, grads
+
+    def call(self, fn: Function, grads: list) -> tuple:
+        """Check that no input or output changed since forward, then run ``fn.backward``."""
+        inplace.check_unmodified(fn)
+        return checked_count(fn, fn.backward(*grads))
+
+    def leaf(self, tensor: Any, grad: Any) -> Any:
+        """The gradient to add into a leaf's ``.grad`` (None: add nothing)."""
+        return hooks.run(tensor, grad) if tensor._hooks else grad
+
+
+def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_graph: bool = False,
+                 create_graph: bool = False, step: Optional[Step] = None) -> None:
+    """Propagate ``root_grads`` from ``roots`` to every tensor that requires grad.
+
+    Nodes run newest first; each leaf's total gradient is added into its ``.grad``. ``step``
+    (default: the plain one, or ``watch.Watched`` when something watches) is the hook point.
+    """
+    step = step or (watch.Watched(create_graph) if watch.watching(create_graph) else _PLAIN)
+    pending: dict = {}   # tensor -> the sum of the gradients that reached it so far
+    queue: list = []     # heap of (-seq, node): the newest node comes out first
+    leaves: list = []    # tensors without a node that received a gradient
+    mode = _grad_enabled.set(create_graph)   # rules record only when backward is differentiated
+    try:
+        _send(roots, root_grads, "backward", pending, queue, leaves)
+        while queue:
+            fn = heapq.heappop(queue)[1]         # the newest node with gradients waiting
+            in_grads = step.run(fn, pending)     # gather its outputs' gradients, call its rule
+            if in_grads is not None:             # (None: nothing to do, or mg.grad skips it)
+                _send(fn.inputs, in_grads, fn, pending, queue, leaves)
+                if not retain_graph:
+                    fn.free_saved()
+        _accumulate(leaves, pending, root_grads, step)
+    finally:
+        _grad_enabled.reset(mode)
+
+
+def _send(tensors: Sequence[Any], grads: Sequence[Any], source: Any, pending: dict,
+          queue: list, leaves: list) -> None:
+    """Add each gradient to the one waiting at its tensor; at a tensor's first gradient, queue
+    the node that made it (or note the leaf). ``source`` names who computed the gradients."""
+    for tensor, grad in zip(tensors, grads):
+        if grad is None or not tensor._requires_grad:
+            continue
+        if type(grad) is not Tensor or grad.data.shape != tensor.data.shape or \
+                grad.data.dtype is not tensor.data.dtype:
+            grad = sum_and_cast(grad, tensor, source)
+        total = pending.get(tensor)
+        if total is not None:
+            pending[tensor] = total + grad
+            continue
+        pending[tensor] = grad
+        node = tensor.grad_fn
+        if node is None:
+            leaves.append(tensor)
+        else:                                # a node with several outputs may come twice;
+            heapq.heappush(queue, (-node._seq, node))   # its gather skips the second time
+
+
+def _accumulate(leaves: list, pending: dict, root_grads: Sequence[Any], step: Step) -> None:
+    """Add each leaf's total gradient into its ``.grad``."""
+    given = {id(g) for g in root_grads}      # gradient Tensors someone else holds already
+    for leaf in leaves:
+        grad = pending.pop(leaf, None)
+        if grad is None:                     # taken already: a node still lists it as an output
+            continue
+        grad = step.leaf(leaf, grad)
+        if grad is None:
+            continue
+        if leaf._grad is not None:
+            leaf._grad = leaf._grad + grad
+            continue
+        if id(grad) in given:                # a + b gives both leaves one Tensor: copy it, so
+            grad = grad * 1                  # an in-place update of a.grad leaves b.grad alone
+        given.add(id(grad))
+        leaf._grad = grad
+
+
+def sum_and_cast(value: Any, like: Any, source: Any) -> Any:
     """A gradient returned by ``source`` (a node or a hook) as a Tensor of ``like``'s shape and
     dtype: broadcast gradients are summed back here, in one place for every op."""
     from .functional.shape import sum_to
@@ -307,339 +485,30 @@ def _as_grad(value: Any, like: Any, source: Any) -> Any:
     return value
 
 
-def _run_hooks(tensor: Any, grad: Any) -> Any:
-    """Call the tensor's hooks with its total gradient; a hook may return a replacement."""
-    for hook in list(tensor._hooks.values()):
-        replaced = hook(grad)
-        if replaced is not None:
-            if np.shape(replaced) != tensor.shape:     # never silently sum a wrong shape away
-                raise ValueError(f"hook {hook!r} returned a gradient of shape "
-                                 f"{np.shape(replaced)} for a tensor of shape {tensor.shape}")
-            grad = _as_grad(replaced, tensor, hook)
-    return grad
-
-
-_FREED = ("Trying to backward through the graph a second time: the saved values of {op} were "
-          "freed by the first backward. Pass retain_graph=True to the first backward() if you "
-          "need to call backward twice.")
-
-
-_REBASED = ("{op}: its output was modified by an in-place operation during this backward (in a "
-            "hook?) after its gradient had arrived; do the in-place update after backward()")
-
-
-def _check_alive(fn: Function) -> None:
-    if fn.inputs is None:
-        raise RuntimeError(_FREED.format(op=fn.name))
-
-
-def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_graph: bool,
-                 create_graph: bool, accumulate: bool = True,
-                 capture: Optional[Sequence[Any]] = None) -> dict:
-    """Propagate ``root_grads`` from ``roots`` to every tensor that requires grad.
-
-    With ``accumulate`` the leaves' total gradients are added into their ``.grad``. Tensors in
-    ``capture`` have their total gradient returned in a dict keyed by ``id``.
-    """
-    global _grad_enabled
-    captured: dict = {}
-    wanted = {id(t) for t in capture} if capture else ()
-    pending: dict = {}   # tensor -> its gradient so far (tensors hash by identity)
-    heap: list = []      # (-seq, node): the most recent node first
-    queued: set = set()  # seq of the nodes in the heap or already run
-    leaves: list = []
-    push, pop = heapq.heappush, heapq.heappop
-    # mg.grad runs only the nodes with a captured tensor below them (as PyTorch's engine does):
-    # the rest of the graph is neither run nor freed, and its hooks do not fire
-    needed = None if accumulate else _nodes_above(roots, wanted)
-    # the common case, first order with nothing watching, takes the short path through a node
-    plain = needed is None and not (wanted or create_graph or _anomaly_enabled or _tracers)
-    grad_mode, _grad_enabled = _grad_enabled, create_graph   # rules record only for create_graph
-    try:
-        fn = None                                    # the roots' gradients come first
-        tensors, grads = roots, root_grads
-        while True:
-            # where each gradient arrives: add it to the one waiting for its tensor; at the
-            # tensor's first gradient, queue the node that made it (or note the leaf)
-            for tensor, grad in zip(tensors, grads):
-                if grad is None or not tensor._requires_grad:
-                    continue
-                if type(grad) is not Tensor or grad.data.shape != tensor.data.shape or \
-                        grad.data.dtype is not tensor.data.dtype:
-                    grad = _as_grad(grad, tensor, "backward" if fn is None else fn)
-                total = pending.get(tensor)
-                if total is not None:
-                    pending[tensor] = total + grad
-                    continue
-                pending[tensor] = grad
-                node = tensor.grad_fn
-                if node is None:
-                    leaves.append(tensor)
-                elif node._seq not in queued:        # a node with several outputs: queued once
-                    queued.add(node._seq)
-                    push(heap, (-node._seq, node))
-            if fn is not None and not retain_graph:
-                fn._release()
-            if not heap:
-                break
-            fn = pop(heap)[1]
-            if fn.inputs is None:
-                _check_alive(fn)                     # raises: freed by an earlier backward
-            refs = fn._output_refs
-            if plain and len(refs) == 1:             # one output, so it has a gradient waiting
-                out = refs[0]()
-                grad = pending.pop(out, None)
-                if grad is None:                     # a hook rebased it in place meanwhile
-                    raise RuntimeError(_REBASED.format(op=fn.name))
-                if out._hooks:
-                    grad = _run_hooks(out, grad)
-                if fn._writes != _writes and _written_since(fn):   # (after the hooks: they
-                    raise anomaly.modified_error(fn)    # may write too) an input was modified
-                in_grads = fn.backward(grad)
-                if type(in_grads) is not tuple:
-                    in_grads = (in_grads,)           # a one-input op may return its gradient
-                if len(in_grads) != len(fn.inputs):
-                    in_grads = _checked_count(fn, in_grads)   # raises
-            else:
-                outs = fn.outputs                    # alive while the rule runs: it may read them
-                grads = _output_grads(fn, outs, pending, wanted, captured)
-                if needed is not None and fn._seq not in needed:
-                    fn, tensors = None, ()           # nothing asked for lies below this node
-                    continue
-                if fn._writes != _writes and _written_since(fn):
-                    raise anomaly.modified_error(fn)
-                in_grads = _traced_backward(fn, grads, create_graph)
-            tensors, grads = fn.inputs, in_grads
-
-        held = {id(g) for g in root_grads}   # gradient Tensors someone else already holds
-        for leaf in leaves:
-            grad = pending.pop(leaf, None)
-            if grad is None:         # taken already: a node still lists it as an output
-                continue
-            if leaf._hooks:
-                grad = _run_hooks(leaf, grad)
-            if wanted and id(leaf) in wanted:
-                captured[id(leaf)] = grad
-            if accumulate:
-                if leaf._grad is not None:
-                    leaf._grad = leaf._grad + grad
-                    continue
-                key = id(grad)
-                if key in held:              # a + b gives both leaves one Tensor: copy it, so
-                    grad = grad * 1          # an in-place update of a.grad leaves b.grad alone
-                held.add(key)
-                leaf._grad = grad
-    finally:
-        _grad_enabled = grad_mode
-    return captured
-
-
-def _output_grads(fn: Function, outputs: tuple, pending: dict, wanted: Any,
-                  captured: dict) -> list:
-    """The gradients of ``fn``'s outputs after their hooks (zeros for an output that received
-    none); those of tensors in ``wanted`` are also kept in ``captured``."""
-    grads = []
-    for out in outputs:
-        grad = pending.pop(out, None)        # (None is never a key)
-        if grad is None:
-            grads.append(_zero_grad(fn, len(grads)))
-            continue
-        if out._hooks:
-            grad = _run_hooks(out, grad)
-        if wanted and id(out) in wanted:
-            captured[id(out)] = grad
-        grads.append(grad)
-    return grads
-
-
-def _traced_backward(fn: Function, grads: Sequence[Any], create_graph: bool) -> tuple:
-    """``fn.backward`` under anomaly detection, ``create_graph`` or ``mg.trace_backward``."""
-    if _anomaly_enabled:
-        in_grads = anomaly.checked_backward(fn, grads, create_graph)
-    else:
-        in_grads = _call_backward(fn, grads, create_graph)
-    for tracer in _tracers:
-        tracer(fn, grads, in_grads)
-    return in_grads
-
-
-def _nodes_above(roots: Sequence[Any], wanted: Any) -> set:
-    """The sequence numbers of the nodes below ``roots`` with a tensor in ``wanted`` (ids)
-    among their inputs or further down: the nodes a gradient for ``wanted`` must go through.
-    A node freed by an earlier backward counts as one (what is below it is unknown), and so
-    does a node whose input became the output of a later in-place op (its input was modified):
-    running them raises, instead of quietly giving no gradient."""
-    found: dict = {}
-    stack = [t.grad_fn for t in roots if t.grad_fn is not None]
-    while stack:                                   # every node below the roots, once
-        fn = stack.pop()
-        if fn._seq in found:
-            continue
-        found[fn._seq] = fn
-        if fn.inputs is not None:
-            stack.extend(t.grad_fn for t in fn.inputs if t.grad_fn is not None)
-    above: set = set()
-    for seq in sorted(found):                      # inputs come before outputs
-        inputs = found[seq].inputs
-        if inputs is None or any(id(t) in wanted or (t.grad_fn is not None and (
-                t.grad_fn._seq in above or t.grad_fn._seq >= seq)) for t in inputs):
-            above.add(seq)
-    return above
-
-
-def _written_since(fn: Function) -> bool:
-    """Whether an input or output of ``fn`` was written in place after ``fn`` was recorded."""
-    for tensor in fn.inputs + fn.outputs:
-        if tensor is not None and tensor._written > fn._writes:
-            return True
-    return False
-
-
-def _zero_grad(fn: Function, index: int) -> Any:
-    """The gradient of an output that received none: zeros (only multi-output ops need it)."""
-    shape, dtype = fn._output_meta[index]
-    return Tensor(np.zeros(shape, dtype=dtype))
-
-
-def _call_backward(fn: Function, grads: list, create_graph: bool) -> tuple:
-    """Call ``fn.backward`` and return one gradient per input."""
-    if create_graph and fn.once_differentiable:
-        with no_grad():
-            result = fn.backward(*grads)
-        result = _mark_once_differentiable(fn, result)
-    else:
-        result = fn.backward(*grads)
-    return _checked_count(fn, result)
-
-
-def _checked_count(fn: Function, result: Any) -> tuple:
+def checked_count(fn: Function, result: Any) -> tuple:
     """What ``fn.backward`` returned as a tuple of one gradient per input."""
     if type(result) is not tuple:
-        result = (result,)
+        result = (result,)                   # a one-input op may return its gradient alone
     if len(result) != len(fn.inputs):
         raise RuntimeError(f"{fn.name}.backward returned {len(result)} gradients for "
                            f"{len(fn.inputs)} inputs")
     return result
 
 
-class _OnceDifferentiable(Function):
-    """Stands in for the backward of a ``once_differentiable`` op; differentiating it raises."""
-
-    def forward(self, *arrays: np.ndarray, count: int = 1, op: str = "") -> Any:
-        self.op = op
-        return arrays[:count] if count > 1 else arrays[0]   # the gradients, passed through
-
-    def backward(self, *grads: Any) -> Any:
-        raise RuntimeError(f"{self.op} is once_differentiable: its backward is not itself "
-                           "differentiable, so no second-order gradient through it exists here")
-
-
-def _mark_once_differentiable(fn: Function, result: Any) -> Any:
-    """Connect gradients computed without a graph to one that raises when differentiated."""
-    results = result if type(result) is tuple else (result,)
-    present = [i for i, g in enumerate(results) if g is not None]
-    if not present:
-        return result
-    marked = _OnceDifferentiable.apply(*[results[i] for i in present], *fn.inputs,
-                                       count=len(present), op=fn.name)
-    if type(marked) is not tuple:
-        marked = (marked,)
-    out = list(results)
-    for i, g in zip(present, marked):
-        out[i] = g
-    return tuple(out)
-
-
-def _seed(out: Any) -> Any:
-    """The gradient of a one-element output with respect to itself: 1 in its shape and dtype
-    (np.array is several times faster than np.ones for one element)."""
-    one = np.array(1, out.data.dtype)
-    return Tensor(one if out.data.ndim == 0 else one.reshape(out.data.shape))
-
-
-def _check_roots(outputs: Sequence[Any], grad_outputs: Optional[Sequence[Any]]) -> list:
-    """Validate the roots of a backward and make their initial gradients."""
-    if grad_outputs is None and len(outputs) == 1:   # the usual case, a scalar loss, at once
-        out = outputs[0]
-        if type(out) is Tensor and out._requires_grad and out.data.size == 1:
-            return [_seed(out)]
-    if grad_outputs is None:
-        grad_outputs = [None] * len(outputs)
-    if len(grad_outputs) != len(outputs):
-        raise ValueError(f"grad_outputs has {len(grad_outputs)} entries for {len(outputs)} "
-                         "outputs")
-    grads = []
-    for out, grad in zip(outputs, grad_outputs):
-        if not isinstance(out, Tensor):
-            raise TypeError(f"backward: expected a Tensor, got {type(out).__name__}")
-        if not out._requires_grad:
-            raise RuntimeError("backward: the tensor does not require grad and has no grad_fn "
-                               "(was it computed under no_grad, or from inputs that do not "
-                               "require grad?)")
-        if grad is None:
-            if out.size != 1:
-                raise RuntimeError(f"backward: grad can be implicitly created only for scalar "
-                                   f"outputs; this output has shape {out.shape}, so pass "
-                                   f"gradient= an array of that shape")
-            grad = _seed(out)
-        else:
-            if not isinstance(grad, Tensor):
-                try:
-                    grad = Tensor(grad)
-                except (TypeError, ValueError) as error:
-                    kind = TypeError if isinstance(error, TypeError) else ValueError
-                    raise kind(f"backward: bad gradient: {error}") from None
-            if grad.shape != out.shape:
-                raise ValueError(f"backward: gradient has shape {grad.shape} but the output "
-                                 f"has shape {out.shape}; they must be equal")
-            if grad.dtype != out.dtype:
-                grad = grad.astype(out.dtype)
-        grads.append(grad)
-    return grads
+_PLAIN = Step()
 
 
 def backward(tensor: Any, gradient: Any = None, retain_graph: bool = False,
              create_graph: bool = False) -> None:
     """Accumulate d(tensor)/d(leaf) (times ``gradient``) into every leaf's ``.grad``."""
-    grads = _check_roots([tensor], None if gradient is None else [gradient])
-    run_backward([tensor], grads, retain_graph=retain_graph or create_graph,
+    seeds = gradients.seed_gradients([tensor], None if gradient is None else [gradient])
+    run_backward([tensor], seeds, retain_graph=retain_graph or create_graph,
                  create_graph=create_graph)
 
 
-def grad(outputs: Union[Any, Sequence[Any]], inputs: Union[Any, Sequence[Any]],
-         grad_outputs: Union[Any, Sequence[Any], None] = None,
-         retain_graph: Optional[bool] = None, create_graph: bool = False,
-         allow_unused: bool = False) -> Tuple[Any, ...]:
-    """Gradients of ``outputs`` with respect to ``inputs``, without touching ``.grad``.
-
-    Returns a tuple with one entry per input: sum over outputs of (grad_output · d output /
-    d input). With ``create_graph=True`` the results are differentiable (higher order).
-    """
-    for name, value in (("outputs", outputs), ("inputs", inputs)):
-        if not isinstance(value, (Tensor, list, tuple)):
-            raise TypeError(f"grad: {name} must be a Tensor or a sequence of Tensors, got "
-                            f"{type(value).__name__}")
-    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
-    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    if grad_outputs is not None and isinstance(grad_outputs, (Tensor, np.ndarray, int, float)):
-        grad_outputs = [grad_outputs]
-    for x in inputs:
-        if not isinstance(x, Tensor) or not x._requires_grad:
-            raise ValueError("grad: every input must be a Tensor that requires grad")
-    if retain_graph is None:
-        retain_graph = create_graph
-    roots = _check_roots(outputs, grad_outputs)
-    captured = run_backward(outputs, roots, retain_graph=retain_graph,
-                            create_graph=create_graph, accumulate=False, capture=inputs)
-    result = []
-    for i, x in enumerate(inputs):
-        g = captured.get(id(x))
-        if g is None and not allow_unused:
-            raise RuntimeError(f"grad: input {i} (shape {x.shape}) was not used to compute the "
-                               "outputs; pass allow_unused=True to get None for it")
-        result.append(g)
-    return tuple(result)
-
-
 from .tensor import Tensor  # noqa: E402  (tensor.py imports this module first)
-from . import anomaly  # noqa: E402  (anomaly.py uses this module's grad mode)
+from . import anomaly, hooks, inplace, watch  # noqa: E402,F401  (they use this module)
+from . import gradients  # noqa: E402  (where a backward starts, and mg.grad)
+from .gradients import grad  # noqa: E402,F401  (mg.grad: gradients without touching .grad)
+from .inplace import next_write  # noqa: E402,F401  (kept here too: its old home)
+from .observe import observe_backward  # noqa: E402,F401  (see each node's raw gradients)

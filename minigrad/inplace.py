@@ -1,11 +1,12 @@
 """In-place updates of a Tensor (``add_``, ``mul_``, ``zero_``, ``+=`` ...) and their safety net.
 
 Every in-place update bumps the tensor's version counter ``_version``, which also stamps the
-tensor (``_written``) with the global count of in-place writes (``autograd.next_write``). When an op is recorded, the engine notes that count (``Function._writes``); before
-running that op's backward it checks that no input or output was stamped later, and one that
-was raises a RuntimeError naming the op and the tensor instead of returning a gradient computed
-from the wrong values. When no in-place write happened since recording, the check is a single
-integer comparison.
+tensor (``_written``) with the count of in-place writes so far (``next_write``, one count for
+the whole process: a tensor may be shared by threads). When an op is recorded, ``Function.apply``
+notes that count (``write_count``); before running that op's backward the engine checks that no
+input or output was stamped later (``check_unmodified``), and one that was raises a RuntimeError
+naming the op and the tensor instead of returning a gradient computed from the wrong values.
+When no in-place write happened since recording, the check is a single integer comparison.
 
 Three cases, by what the update touches:
 
@@ -24,13 +25,54 @@ what its gradient is taken with respect to, so it cannot also be the result of a
 """
 from __future__ import annotations
 
-import weakref
 from typing import Any, Callable
 
 import numpy as np
 
 from . import autograd
 from .tensor import Tensor
+
+write_count = 0   # in-place writes so far; read it, only next_write() advances it
+
+
+def next_write() -> int:
+    """Count one more in-place write and return the count: setting ``tensor._version`` stamps
+    the tensor with it, so a node recorded before the write can tell."""
+    global write_count
+    write_count += 1
+    return write_count
+
+
+def check_unmodified(fn: Any) -> None:
+    """Raise if an input or output of ``fn`` was written in place after ``fn`` was recorded."""
+    if fn._writes != write_count and written_since(fn):
+        raise modified_error(fn)
+
+
+def written_since(fn: Any) -> bool:
+    """Whether an input or output of ``fn`` was written in place after ``fn`` was recorded."""
+    for tensor in fn.inputs + fn.outputs:
+        if tensor is not None and tensor._written > fn._writes:
+            return True
+    return False
+
+
+def modified_error(fn: Any) -> RuntimeError:
+    """The error for a backward whose input or output was modified in place after forward."""
+    for index, tensor in enumerate(fn.inputs):
+        if tensor._written > fn._writes:
+            what, changed = f"input {index}", tensor
+            break
+    else:
+        changed = next(o for o in fn.outputs if o is not None and o._written > fn._writes)
+        what = "its output"
+    return RuntimeError(
+        f"{fn.name}: {what} (a tensor of shape {changed.shape}) was modified by an in-place "
+        f"operation after {fn.name} used it (it is now at version {changed._version}), so its "
+        f"backward would compute a wrong gradient. Do the in-place update after "
+        f"backward(), or on a copy (e.g. `x = x + 1` instead of `x += 1`). "
+        f"{anomaly.where_created(fn)}")
+
 
 _LEAF = ("{name}: a leaf tensor that requires grad (shape {shape}) cannot be modified in place "
          "while grad mode is on, because its value is what gradients are taken with respect "
@@ -51,8 +93,8 @@ def update(tensor: Tensor, name: str, op: Callable[..., Tensor], *args: Any) -> 
             raise RuntimeError(_LEAF.format(name=name, shape=tensor.shape))
         _record(tensor, name, op, args)
         tensor._version += 1
-        if tensor.grad_fn is not None:
-            tensor.grad_fn._writes = autograd._writes   # the new node's output is born here
+        if tensor.grad_fn is not None:              # the new node's output is born here
+            tensor.grad_fn.mark_recorded_after_writes()
         return tensor
     with autograd.no_grad():
         result = _checked(tensor, name, _run(name, op, tensor, args))
@@ -105,7 +147,7 @@ def _record(tensor: Tensor, name: str, op: Callable[..., Tensor], args: tuple) -
     tensor._requires_grad = result._requires_grad
     tensor.grad_fn = result.grad_fn
     if result.grad_fn is not None:
-        result.grad_fn._output_refs = (weakref.ref(tensor),)
+        result.grad_fn.replace_output(result, tensor)
 
 
 def _split_off(tensor: Tensor) -> Tensor:
@@ -123,10 +165,8 @@ def _split_off(tensor: Tensor) -> Tensor:
 
 def _take_place(old: Tensor, tensor: Tensor) -> None:
     """Make ``old`` the output of the node that made ``tensor`` (once the update succeeded)."""
-    fn = tensor.grad_fn
-    refs = getattr(fn, "_output_refs", None)      # None once the graph was freed by backward
-    if refs is not None:
-        fn._output_refs = tuple(weakref.ref(old) if ref() is tensor else ref for ref in refs)
+    if tensor.grad_fn is not None:
+        tensor.grad_fn.replace_output(tensor, old)
 
 
 # -- the updates, as out-of-place ops on the old value ---------------------------------------
@@ -145,3 +185,6 @@ def fill(x: Tensor, value: Any) -> Tensor:
     from .functional import where
     everywhere = np.ones(x.shape, dtype=bool)
     return where(everywhere, np.full(x.shape, value, dtype=x.dtype), x)
+
+
+from . import anomaly  # noqa: E402  (anomaly.py imports this module)

@@ -13,6 +13,7 @@ from typing import Any, Callable, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import autograd
+from .pytorch_methods import TorchStyleMethods
 
 Axis = Union[None, int, Tuple[int, ...]]
 _ALLOWED_KINDS = "fiub"   # floating, signed and unsigned integers, booleans
@@ -72,11 +73,14 @@ def _check_fill_value(value: Any, dtype: np.dtype, op: str) -> None:
                              f"{largest:g})")
 
 
-class Tensor:
+class Tensor(TorchStyleMethods):
     """An n-dimensional array that records the operations applied to it.
 
     ``data`` is the ndarray; ``grad`` is None or a Tensor of the same shape, filled by
     ``backward()``; ``grad_fn`` is the ``Function`` that produced it (None for a leaf).
+    The reductions (``sum``, ``max``, ...), ``size``, ``transpose`` and PyTorch's other method
+    names come from ``TorchStyleMethods`` (pytorch_methods.py), which accepts both PyTorch's
+    and NumPy's spellings.
     """
 
     __slots__ = ("data", "_grad", "_requires_grad", "grad_fn", "_version_count", "_written",
@@ -148,13 +152,13 @@ class Tensor:
         # Every in-place write bumps this (in-place ops, optimizers, Module.to, nn.init, and
         # code that writes t.data itself): the stamp lets backward see the write.
         self._version_count = count
-        self._written = autograd.next_write()
+        self._written = inplace.next_write()
 
     @staticmethod
     def _mark_written(tensors: Sequence["Tensor"]) -> None:
         """``t._version += 1`` for each of ``tensors``, one write stamp for them all (an
         optimizer step writes every parameter at once)."""
-        stamp = autograd.next_write()
+        stamp = inplace.next_write()
         for t in tensors:
             t._version_count += 1
             t._written = stamp
@@ -201,10 +205,6 @@ class Tensor:
     @property
     def ndim(self) -> int:
         return self.data.ndim
-
-    @property
-    def size(self) -> int:
-        return self.data.size
 
     @property
     def dtype(self) -> np.dtype:
@@ -419,37 +419,9 @@ class Tensor:
     def minimum(self, other: Any) -> "Tensor":
         return F.minimum(self, other)
 
-    # -- reductions --------------------------------------------------------------------------
-    def sum(self, axis: Axis = None, keepdims: bool = False) -> "Tensor":
-        return F.sum(self, axis, keepdims)
-
-    def mean(self, axis: Axis = None, keepdims: bool = False) -> "Tensor":
-        return F.mean(self, axis, keepdims)
-
-    def var(self, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> "Tensor":
-        return F.var(self, axis, keepdims, ddof)
-
-    def max(self, axis: Axis = None, keepdims: bool = False) -> "Tensor":
-        return F.max(self, axis, keepdims)
-
-    def min(self, axis: Axis = None, keepdims: bool = False) -> "Tensor":
-        return F.min(self, axis, keepdims)
-
-    def softmax(self, axis: int = -1) -> "Tensor":
-        return F.softmax(self, axis)
-
-    def log_softmax(self, axis: int = -1) -> "Tensor":
-        return F.log_softmax(self, axis)
-
-    def logsumexp(self, axis: Axis = None, keepdims: bool = False) -> "Tensor":
-        return F.logsumexp(self, axis, keepdims)
-
     # -- shape -------------------------------------------------------------------------------
     def reshape(self, *shape: Any) -> "Tensor":
         return F.reshape(self, _shape_args(shape))
-
-    def transpose(self, *axes: Any) -> "Tensor":
-        return F.transpose(self, _shape_args(axes) if axes else None)
 
     def permute(self, *axes: Any) -> "Tensor":
         return F.transpose(self, _shape_args(axes) if axes else None)

@@ -8,11 +8,14 @@ the backward pass that shows the chain rule one op at a time.
     viz.tape(loss)                           # the recorded ops, oldest first
     print(viz.to_dot(loss))                  # DOT text: paste into any Graphviz viewer
     with mg.trace_backward():                # prints what each op receives and sends
-        loss.backward(retain_graph=True)
-    viz.draw(loss, "graph.svg")              # needs a renderer, see below
+        loss.backward()
+    viz.draw(loss, "graph.svg")              # after backward too; needs a renderer, see below
 
-The graph is reached from a tensor through ``tensor.grad_fn`` and each node's ``fn.inputs``.
-A graph whose structure is gone raises a ``RuntimeError`` that says so.
+The graph is reached from a tensor through ``tensor.grad_fn`` and each node's inputs.
+``backward()`` frees the arrays the graph saved but keeps its structure (as PyTorch does), so
+``to_dot``, ``draw`` and ``tape`` work before and after backward; after it, ``show_grads``
+adds the norm of each leaf's gradient. An input that only the graph held is then drawn from
+what its node remembers (``autograd.FreedInput``: the op, shape and dtype).
 
 Rendering needs a program that reads DOT: Graphviz's ``dot`` when it is on PATH, otherwise
 ``graphviz-pure`` (a self-contained port of ``dot``, PNG and SVG only, installed by
@@ -71,20 +74,47 @@ def _graph(tensor: Tensor, where: str) -> List[Function]:
         fn = stack.pop()
         if fn._seq in found:
             continue
-        if fn.inputs is None:
-            raise RuntimeError(
-                f"{where}: the graph of this tensor was freed by backward() (node #{fn._seq} "
-                f"{fn.name} no longer holds its inputs). Call {where} before backward(), or "
-                "call backward(retain_graph=True) to keep the graph")
         found[fn._seq] = fn
-        stack.extend(t.grad_fn for t in fn.inputs if t.grad_fn is not None)
+        stack.extend(t.grad_fn for t in fn.graph_inputs if t.grad_fn is not None)
     return [found[seq] for seq in sorted(found)]
 
 
 def _outputs(fn: Function) -> tuple:
-    """The node's output tensors that still exist (an empty tuple once the node is freed)."""
-    refs = getattr(fn, "_output_refs", ())
-    return tuple(out for out in (ref() for ref in refs) if out is not None)
+    """The node's output tensors that still exist."""
+    return tuple(out for out in fn.outputs if out is not None)
+
+
+def _key(tensor: Any) -> Any:
+    """What identifies a tensor in a drawing: the op that made it and which output, or the
+    tensor itself for a leaf (so a freed node's ``FreedInput`` and the tensor it stands for,
+    if that still exists, are drawn once)."""
+    fn = tensor.grad_fn
+    if fn is None:
+        return id(tensor)
+    if isinstance(tensor, autograd.FreedInput):
+        return fn._seq, tensor.index
+    index = 0
+    if len(fn._output_refs) > 1:
+        index = next((i for i, ref in enumerate(fn._output_refs) if ref() is tensor), 0)
+    return fn._seq, index
+
+
+def _known_tensors(functions: List[Function]) -> Dict[Any, Any]:
+    """Every tensor of the graph by ``_key``: the outputs that still exist, and the inputs (or
+    what a freed node remembers of them)."""
+    known: Dict[Any, Any] = {}
+    for fn in functions:
+        for out in _outputs(fn):
+            known[_key(out)] = out
+    for fn in functions:
+        for t in fn.graph_inputs:
+            known.setdefault(_key(t), t)
+    return known
+
+
+def _output_tensors(fn: Function, known: Dict[Any, Any]) -> list:
+    """The node's outputs as drawn: each one that exists, or what a consumer remembers of it."""
+    return [known[fn._seq, i] for i in range(len(fn._output_refs)) if (fn._seq, i) in known]
 
 
 def _name_map(names: Names, where: str) -> Dict[int, str]:
@@ -116,22 +146,19 @@ def _name_map(names: Names, where: str) -> Dict[int, str]:
                 repr(name)
             raise TypeError(f"{where}: names[{key}] must be a Tensor, got "
                             f"{type(tensor).__name__} ({expected})")
-        result[id(tensor)] = str(name)
+        result[_key(tensor)] = str(name)
     return result
 
 
-def _label(tensor: Tensor, names: Dict[int, str]) -> str:
+def _label(tensor: Tensor, names: Dict[Any, str]) -> str:
     """A short name: the user's, ``#seq`` for an op's output, ``leaf`` or ``const``."""
-    name = names.get(id(tensor))
+    key = _key(tensor)
+    name = names.get(key)
     if name is not None:
         return name
     fn = tensor.grad_fn
     if fn is not None:
-        refs = getattr(fn, "_output_refs", ())
-        if len(refs) > 1:
-            index = next((i for i, ref in enumerate(refs) if ref() is tensor), 0)
-            return f"#{fn._seq}.{index}"
-        return f"#{fn._seq}"
+        return f"#{fn._seq}.{key[1]}" if len(fn._output_refs) > 1 else f"#{fn._seq}"
     if tensor.requires_grad:
         return "leaf"
     if tensor.size == 1:
@@ -214,21 +241,20 @@ def tape(tensor: Tensor, *, names: Names = None, file: Optional[TextIO] = None,
     -------
     Tape
         A list of ``TapeEntry``, one per op, ascending sequence number; ``str(entry)`` is its
-        printed line and ``str(tape)`` the whole listing, columns aligned.
-
-    Raises
-    ------
-    RuntimeError
-        If the graph's structure is gone.
+        printed line and ``str(tape)`` the whole listing, columns aligned. Works before and
+        after ``backward()``.
     """
     labels = _name_map(names, "tape")
     entries = Tape()
-    for fn in _graph(tensor, "tape"):
-        outs = _outputs(fn)
+    functions = _graph(tensor, "tape")
+    known = _known_tensors(functions)
+    for fn in functions:
         meta = getattr(fn, "_output_meta", None)
-        out_shapes = tuple(m[0] for m in meta) if meta else tuple(o.shape for o in outs)
-        entries.append(TapeEntry(fn._seq, fn.name, tuple(_label(t, labels) for t in fn.inputs),
-                                 tuple(t.shape for t in fn.inputs), out_shapes))
+        out_shapes = tuple(m[0] for m in meta) if meta else \
+            tuple(o.shape for o in _output_tensors(fn, known))
+        inputs = fn.graph_inputs
+        entries.append(TapeEntry(fn._seq, fn.name, tuple(_label(t, labels) for t in inputs),
+                                 tuple(t.shape for t in inputs), out_shapes))
     if show and entries:
         print(entries, file=sys.stdout if file is None else file)
     return entries
@@ -243,7 +269,7 @@ def _quote(text: str) -> str:
 def _tensor_node(tensor: Tensor, labels: Dict[int, str], root: Tensor, show_grads: bool) -> str:
     """The DOT attributes of a tensor's node: name/role, shape, dtype and gradient norm."""
     lines = []
-    name = labels.get(id(tensor))
+    name = labels.get(_key(tensor))
     if name is not None:
         lines.append(name)
     elif tensor.grad_fn is None:
@@ -317,12 +343,8 @@ def to_dot(tensor: Tensor, show_grads: bool = True, *, names: Names = None) -> D
     -------
     DotGraph
         A ``digraph`` as a ``str``; render it with ``draw``, ``DotGraph.render``, the ``dot``
-        program or any Graphviz viewer. In Jupyter it shows as a picture.
-
-    Raises
-    ------
-    RuntimeError
-        If the graph's structure is gone.
+        program or any Graphviz viewer. In Jupyter it shows as a picture. Works before and
+        after ``backward()`` (which keeps the graph's structure).
     """
     functions = _graph(tensor, "to_dot")
     return DotGraph(_dot_text(tensor, functions, _name_map(names, "to_dot"), show_grads))
@@ -336,7 +358,7 @@ def _dot_text(tensor: Tensor, functions: List[Function], labels: Dict[int, str],
     edges: List[str] = []
 
     def tensor_id(t: Tensor) -> str:
-        key = id(t)
+        key = _key(t)
         if key not in node_ids:
             node_ids[key] = f"t{len(node_ids)}"
             nodes.append(f"  {node_ids[key]} [{_tensor_node(t, labels, tensor, show_grads)}];")
@@ -344,13 +366,14 @@ def _dot_text(tensor: Tensor, functions: List[Function], labels: Dict[int, str],
 
     if not functions:
         tensor_id(tensor)
+    known = _known_tensors(functions)
     for fn in functions:
         op = f"op{fn._seq}"
         nodes.append(f"  {op} [shape=box, style=\"rounded,filled\", fillcolor=lightyellow, "
                      f"label={_quote(f'#{fn._seq} {fn.name}')}];")
-        for t in fn.inputs:
+        for t in fn.graph_inputs:
             edges.append(f"  {tensor_id(t)} -> {op};")
-        for t in _outputs(fn):
+        for t in _output_tensors(fn, known):
             edges.append(f"  {op} -> {tensor_id(t)};")
     header = ["digraph minigrad {", "  rankdir=TB;",
               "  node [fontname=\"Helvetica\", fontsize=11];"]
@@ -425,7 +448,7 @@ def draw(tensor: Tensor, path: Union[str, "os.PathLike[str]"], show_grads: bool 
         If the folder of ``path`` does not exist.
     RuntimeError
         If no renderer is installed (``to_dot`` still works), the renderer cannot write the
-        format or fails, or the graph's structure is gone.
+        format or fails.
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"draw: path must be a str or os.PathLike ending in "
@@ -512,7 +535,8 @@ class trace_backward:
         with no_grad():                       # the engine does the same reduction next
             for t, g in zip(fn.inputs, grad_inputs):
                 keep = g is not None and t.requires_grad
-                sent.append(autograd._as_grad(g, t, f"{fn.name}.backward").data if keep else None)
+                sent.append(autograd.sum_and_cast(g, t, f"{fn.name}.backward").data if keep
+                            else None)
         step = BackwardStep(fn._seq, fn.name, tuple(g.data for g in grad_outputs),
                             tuple(_label(t, self.labels) for t in fn.inputs), tuple(sent))
         self.steps.append(step)

@@ -280,3 +280,61 @@ def test_a_hook_that_writes_an_input_in_place_is_caught_before_the_backward_uses
     y.register_hook(hook)
     with pytest.raises(RuntimeError, match="Mul: input 1 .*modified by an in-place operation"):
         (y * 1.0).sum().backward()
+
+
+# -- every Tensor a backward reads is covered by the version check (issue 16) ----------------
+def _write_after_use(tensor, update):
+    with mg.no_grad():
+        update(tensor)
+
+
+def test_affine_of_a_1d_input_written_after_use_raises():
+    x = mg.tensor([-2.0])                      # one sample, not requiring grad
+    W = mg.tensor([[-1.0, 0.0, 0.0]], requires_grad=True)
+    y = mg.functional.affine(x, W)
+    _write_after_use(x, lambda t: t.mul_(-0.5))
+    with pytest.raises(RuntimeError, match=r"Affine: input 0 .*shape \(1,\)"):
+        y.backward(gradient=np.array([-0.308, -0.074, -0.09]))
+    assert W.grad is None
+
+
+def test_where_whose_condition_is_written_after_use_raises():
+    v0 = mg.tensor([0.0], requires_grad=True)
+    v1 = mg.tensor([1.6, -1.9, 0.4])
+    c = v1 == 1.6
+    y = mg.functional.where(c, v0, v1)
+    _write_after_use(c, lambda t: t.zero_())
+    with pytest.raises(RuntimeError, match=r"Where: input 2 .*shape \(3,\)"):
+        y.backward(gradient=np.array([-0.319, 2.681, 0.5]))
+    assert v0.grad is None
+
+
+@pytest.mark.parametrize("written", ["lo", "hi"])
+def test_clip_whose_tensor_bound_is_written_after_use_raises(written):
+    x = mg.tensor(-0.0, requires_grad=True)
+    bounds = {"lo": mg.tensor(-0.0), "hi": mg.tensor(0.0)}
+    y = mg.functional.clip(x, bounds["lo"], bounds["hi"])
+    _write_after_use(bounds[written], lambda t: t.sub_(1.0))
+    with pytest.raises(RuntimeError, match=r"Clip: input [12] .*modified by an in-place"):
+        y.backward(gradient=np.array(0.7))
+    assert x.grad is None
+
+
+def test_getitem_whose_tensor_index_is_written_after_use_keeps_the_original_index():
+    x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    index = mg.tensor([0, 0])
+    y = x[index]
+    _write_after_use(index, lambda t: t.fill_(2))
+    y.backward(gradient=np.array([0.5, 0.25]))
+    np.testing.assert_array_equal(x.grad.data, [0.75, 0.0, 0.0])    # x[[0, 0]], as recorded
+
+
+def test_recorded_clamp_by_a_bound_that_requires_grad_gives_the_bound_its_gradient():
+    x = mg.tensor([0.1, 2.0], requires_grad=True)
+    lo = mg.tensor([0.5, 0.5], requires_grad=True)
+    h = x * 1.0
+    h.clamp_(min=lo)                          # recorded: differentiable in x and in lo
+    np.testing.assert_array_equal(h.data, [0.5, 2.0])
+    h.backward(np.array([3.0, 5.0]))
+    np.testing.assert_array_equal(x.grad.data, [0.0, 5.0])     # dy/dx = [x ≥ lo]
+    np.testing.assert_array_equal(lo.grad.data, [3.0, 0.0])    # dy/dlo = [x < lo]

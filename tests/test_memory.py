@@ -44,6 +44,22 @@ def test_backward_frees_the_intermediate_arrays():
 
 
 @pytest.mark.usefixtures("no_gc")
+def test_the_graph_kept_after_backward_holds_no_intermediate_array():
+    from minigrad import viz
+    x = mg.tensor(np.linspace(-1, 1, 6).reshape(2, 3), requires_grad=True)
+    loss, refs = _graph(x)
+    before = viz.tape(loss, show=False)
+    loss.backward()
+    assert [ref() is None for ref in refs[:3]] == [True, True, True]
+    assert refs[3]() is not None                               # the node itself is kept
+    assert viz.tape(loss, show=False) == before                # with the shapes
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        loss.backward()
+    del loss                                                    # and goes with the loss
+    assert refs[3]() is None
+
+
+@pytest.mark.usefixtures("no_gc")
 def test_retain_graph_keeps_them_and_dropping_the_loss_frees_everything():
     x = mg.tensor(np.linspace(-1, 1, 6).reshape(2, 3), requires_grad=True)
     loss, refs = _graph(x)

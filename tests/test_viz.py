@@ -133,12 +133,23 @@ def test_to_dot_is_accepted_by_graphviz():
     assert result.stdout.count("\nnode ") == 5 + 9       # 5 ops; x, W, b, const 2, 5 results
 
 
-def test_graph_functions_refuse_a_freed_graph():
+def test_graph_functions_work_after_backward_and_only_a_second_backward_is_refused():
     x, W, b, loss = small_net()
-    loss.backward()
-    for call in (viz.to_dot, viz.tape):
-        with pytest.raises(RuntimeError, match="retain_graph=True"):
-            call(loss)
+    names = {"x": x, "W": W, "b": b}
+    dot_before = viz.to_dot(loss, names=names)
+    tape_before = viz.tape(loss, names=names, show=False)
+    loss.backward()                               # frees the saved arrays, keeps the structure
+    dot_after = viz.to_dot(loss, names=names)
+    assert viz.tape(loss, names=names, show=False) == tape_before
+    # the same drawing, plus the norm of each leaf's gradient
+    grads = {f"|grad| = {float(np.linalg.norm(t.grad.data)):.4g}" for t in (W, b)}
+    added = [line for line in dot_after.split("\\n") if line.startswith("|grad|")]
+    assert {line.split('"')[0] for line in added} == grads
+    for grad in grads:
+        dot_after = dot_after.replace("\\n" + grad, "")
+    assert dot_after == dot_before
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        loss.backward()
 
 
 def test_graph_functions_refuse_non_tensors():
@@ -372,6 +383,17 @@ def test_multi_output_ops_in_dot_tape_and_trace():
     np.testing.assert_array_equal(step.upstream[1], [4.0, 6.0])
     np.testing.assert_array_equal(step.grads[0], x.grad.data)
     assert f"receives dL/d#{seq}.1 (2,) = [4., 6.]" in stream.getvalue()
+
+
+def test_multi_output_graph_after_backward_keeps_which_output_went_where():
+    x = mg.tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    head, tail = SplitHalves.apply(x, k=1)
+    loss = (head * 2.0).sum() + (tail * tail).sum()
+    del head, tail                            # after backward only the graph remembers them
+    dot_before, tape_before = viz.to_dot(loss), viz.tape(loss, show=False)
+    loss.backward()
+    assert viz.tape(loss, show=False) == tape_before      # shapes and labels #seq.0, #seq.1
+    assert viz.to_dot(loss, show_grads=False) == dot_before.replace("\\n|grad|", "")
 
 
 # -- tape ----------------------------------------------------------------------------------------

@@ -1,42 +1,20 @@
-"""Reductions (sum, mean, var, max, min) and the softmax family (softmax, log_softmax,
-logsumexp).
+"""Reductions (sum, mean, var, max, min, the values and indices of max/min along one axis,
+argmax, argmin) and the softmax family (softmax, log_softmax, logsumexp).
 
 ``axis`` is an int, a tuple of ints or None (all axes); ``keepdims`` keeps reduced axes as 1.
 """
 from __future__ import annotations
 
 import math
-from typing import Any, Tuple, Union
+from typing import Any, Optional, Tuple
 
 import numpy as np
 
-from .._checks import real_number
-from ..autograd import Function, _as_tensors
+from .. import _checks as checks
+from .._checks import Axis, normalize_axes  # noqa: F401  (imported from here too)
+from ..autograd import Function
+from ..pytorch_methods import ValuesIndices
 from ..tensor import Tensor
-
-Axis = Union[None, int, Tuple[int, ...]]
-
-
-def normalize_axes(axis: Axis, ndim: int, op: str) -> Tuple[int, ...]:
-    """``axis`` as a sorted tuple of non-negative axes; a clear error when out of range."""
-    if axis is None:
-        return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
-    if not isinstance(axes, (tuple, list)):
-        raise TypeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}")
-    result = []
-    for a in axes:
-        if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
-            raise TypeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}")
-        valid = a in (0, -1) if ndim == 0 else -ndim <= a < ndim
-        if not valid:
-            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} "
-                             f"dimension{'s' if ndim != 1 else ''}")
-        result.append(int(a) % ndim if ndim else 0)
-    if len(set(result)) != len(result):
-        raise ValueError(f"{op}: repeated axis in {axis!r}")
-    return tuple(sorted(result)) if ndim else ()
-
 
 def kept_shape(shape: Tuple[int, ...], axes: Tuple[int, ...]) -> Tuple[int, ...]:
     """The shape after reducing ``axes`` with keepdims=True."""
@@ -138,6 +116,8 @@ class Softmax(Function):
 
     def forward(self, x: np.ndarray, axis: int = -1) -> np.ndarray:
         self.axis = axis
+        if x.shape[axis] == 0:
+            return _nothing_to_normalise(x)
         e = _exp_shifted(x, x.max(axis=axis, keepdims=True))
         e /= e.sum(axis=axis, keepdims=True)
         return e
@@ -152,6 +132,8 @@ class LogSoftmax(Function):
 
     def forward(self, x: np.ndarray, axis: int = -1) -> np.ndarray:
         self.axis = axis
+        if x.shape[axis] == 0:
+            return _nothing_to_normalise(x)
         with np.errstate(over="ignore"):    # x − max below −max float is −inf: exp gives 0
             shifted = x - x.max(axis=axis, keepdims=True)
         return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
@@ -161,29 +143,23 @@ class LogSoftmax(Function):
         return gy - softmax_x * gy.sum(self.axis, keepdims=True)   # gy - softmax · Σ gy
 
 
+def _nothing_to_normalise(x: np.ndarray) -> np.ndarray:
+    """The softmax family along an axis of length 0: an empty array of x's shape, in the dtype
+    the exponential gives (as PyTorch); its backward is empty as well."""
+    return np.exp(x)
+
+
 def _exp_shifted(x: np.ndarray, m: np.ndarray) -> np.ndarray:
     """e^(x − m) for m ≥ x; a difference beyond the largest float is −inf, and e^−inf = 0."""
     with np.errstate(over="ignore"):
         return np.exp(x - m)
 
 
-def _shape(x: Any, op: str) -> Tuple[int, ...]:
-    """x's shape; data that cannot be a tensor (None, ragged lists) raises naming ``op``."""
-    return x.shape if isinstance(x, Tensor) else _as_tensors((x,), op)[0].shape
-
-
-def _reduce(cls: type, x: Any, axis: Axis, keepdims: bool, **extra: Any) -> Tensor:
-    ndim = len(_shape(x, cls.__name__.lower()))
-    axes = normalize_axes(axis, ndim, cls.__name__.lower())
+def _reduce(cls: type, x: Any, axis: Axis, keepdims: bool, nonempty: bool = False,
+            **extra: Any) -> Tensor:
+    """``cls`` applied over the checked ``axis`` of x."""
+    axes = checks.reduced_axes(x, axis, cls.__name__.lower(), nonempty)
     return cls.apply(x, axes=axes, keepdims=keepdims, **extra)
-
-
-def _nonempty(cls: type, x: Any, axis: Axis) -> None:
-    shape = _shape(x, cls.__name__.lower())
-    axes = normalize_axes(axis, len(shape), cls.__name__.lower())
-    if any(shape[a] == 0 for a in axes):
-        raise ValueError(f"{cls.__name__.lower()}: cannot reduce an empty axis "
-                         f"(shape {tuple(shape)}, axis {axis})")
 
 
 def sum(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
@@ -193,8 +169,7 @@ def sum(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A
 
 def mean(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """Arithmetic mean over ``axis``."""
-    _nonempty(Mean, x, axis)
-    return _reduce(Mean, x, axis, keepdims)
+    return _reduce(Mean, x, axis, keepdims, nonempty=True)
 
 
 def var(x: Any, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
@@ -203,48 +178,66 @@ def var(x: Any, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Ten
     ``ddof`` is a number, 0 <= ddof < n (n the number of values reduced), as NumPy's (and
     PyTorch's ``correction``).
     """
-    ddof = real_number(ddof, "ddof", "var")
-    _nonempty(Var, x, axis)
-    shape = x.shape if isinstance(x, Tensor) else np.shape(x)
-    n = math.prod(shape[a] for a in normalize_axes(axis, len(shape), "var"))
-    if not 0 <= ddof < n:
-        raise ValueError(f"var: ddof={ddof} needs 0 <= ddof < n, the number of values reduced, "
-                         f"which is {n} (shape {tuple(shape)}, axis {axis})")
-    return _reduce(Var, x, axis, keepdims, ddof=ddof)
+    axes, ddof = checks.variance_args(x, axis, ddof)
+    return Var.apply(x, axes=axes, keepdims=keepdims, ddof=ddof)
 
 
 def max(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Maximum over ``axis``; ties share the gradient equally."""
-    _nonempty(Max, x, axis)
-    return _reduce(Max, x, axis, keepdims)
+    return _reduce(Max, x, axis, keepdims, nonempty=True)
 
 
 def min(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Minimum over ``axis``; ties share the gradient equally."""
-    _nonempty(Min, x, axis)
-    return _reduce(Min, x, axis, keepdims)
+    return _reduce(Min, x, axis, keepdims, nonempty=True)
+
+
+def extreme_along(x: Any, axis: int, keepdims: bool = False, op: str = "max") -> Any:
+    """``(values, indices)`` of the maximum (``op='max'``) or minimum along one ``axis``, as
+    PyTorch's ``max(dim)``: the first extreme of ties; the values take their gradient at the
+    index picked (y = x[..., i*, ...]), the int64 indices none."""
+    axis = checks.extreme_axis(x, axis, op)
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    find = np.argmax if op == "max" else np.argmin
+    picked = find(x.data, axis=axis, keepdims=True).astype(np.int64, copy=False)
+    where = np.indices(picked.shape, sparse=True)         # open grids over every other axis
+    values = x[where[:axis] + (picked,) + where[axis + 1:]]      # gathered: differentiable
+    if not keepdims:
+        values, picked = values.squeeze(axis), picked.squeeze(axis)
+    return ValuesIndices(values, Tensor(picked))
+
+
+def _arg_extreme(find: Any, op: str, x: Any, axis: Any, keepdims: bool) -> Tensor:
+    """The int64 index of the extreme (``find`` = np.argmax or np.argmin) along ``axis``."""
+    data, axis = checks.arg_extreme_args(x, axis, op)
+    return Tensor(find(data, axis=axis, keepdims=keepdims).astype(np.int64, copy=False))
+
+
+def argmax(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """The index of the (first) maximum along ``axis``, of the flattened x when None; an int64
+    tensor, not differentiable."""
+    return _arg_extreme(np.argmax, "argmax", x, axis, keepdims)
+
+
+def argmin(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """The index of the (first) minimum along ``axis``, as ``argmax``."""
+    return _arg_extreme(np.argmin, "argmin", x, axis, keepdims)
 
 
 def logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """log Σ exp(x) over ``axis``, without overflow."""
-    _nonempty(LogSumExp, x, axis)
-    return _reduce(LogSumExp, x, axis, keepdims)
+    return _reduce(LogSumExp, x, axis, keepdims, nonempty=True)
 
 
-def _single_axis(x: Any, axis: int, op: str) -> int:
-    ndim = len(_shape(x, op))
-    if ndim == 0:
-        raise ValueError(f"{op}: needs at least one dimension, got a 0-d tensor")
-    if not isinstance(axis, (int, np.integer)):
-        raise TypeError(f"{op}: axis must be an int, got {axis!r}")
-    return normalize_axes(axis, ndim, op)[0]
+def softmax(x: Any, axis: Optional[int] = None, *, dim: Optional[int] = None) -> Tensor:
+    """exp(x) / Σ exp(x) along ``axis`` (or ``dim``; the last one by default), stable for
+    logits of any magnitude."""
+    axis = checks.single_axis(x, checks.axis_or_dim(axis, dim, "softmax"), "softmax")
+    return Softmax.apply(x, axis=axis)
 
 
-def softmax(x: Any, axis: int = -1) -> Tensor:
-    """exp(x) / Σ exp(x) along ``axis``, stable for logits of any magnitude."""
-    return Softmax.apply(x, axis=_single_axis(x, axis, "softmax"))
-
-
-def log_softmax(x: Any, axis: int = -1) -> Tensor:
-    """log softmax(x) along ``axis``, stable for logits of any magnitude."""
-    return LogSoftmax.apply(x, axis=_single_axis(x, axis, "log_softmax"))
+def log_softmax(x: Any, axis: Optional[int] = None, *, dim: Optional[int] = None) -> Tensor:
+    """log softmax(x) along ``axis`` (or ``dim``; the last one by default), stable for logits
+    of any magnitude."""
+    axis = checks.single_axis(x, checks.axis_or_dim(axis, dim, "log_softmax"), "log_softmax")
+    return LogSoftmax.apply(x, axis=axis)

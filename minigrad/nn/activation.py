@@ -1,11 +1,14 @@
-"""Activation layers: Sigmoid, ReLU, Tanh, LeakyReLU, Identity, Flatten."""
+"""Activation layers: Sigmoid, ReLU, Tanh, LeakyReLU, Softmax, LogSoftmax, Identity, Flatten."""
 from __future__ import annotations
 
 import math
 from typing import Any
 
+import numpy as np
+
 from .. import functional as F
-from ..functional.layers import check_floating
+from .._checks import check_floating
+from ..functional.elementwise import checked_leaky_relu
 from ..tensor import Tensor
 from .module import Module, real_number
 
@@ -45,11 +48,44 @@ class LeakyReLU(Module):
         self.negative_slope = slope
 
     def forward(self, x: Tensor) -> Tensor:
-        check_floating(x, "LeakyReLU")
-        return F.leaky_relu(x, self.negative_slope)
+        return checked_leaky_relu(x, self.negative_slope, "LeakyReLU")
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
+
+
+class _AlongDim(Module):
+    """A layer applying ``self.function`` along one ``dim`` (given: PyTorch's implicit choice
+    for dim=None is deprecated, and a guess along the wrong dim is a silent wrong number)."""
+
+    function: Any = None
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        name = type(self).__name__
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+            raise TypeError(f"{name}: dim must be an int (the dim the probabilities sum over "
+                            f"to 1, usually 1 for (N, C) logits), got {dim!r}")
+        self.dim = int(dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_floating(x, type(self).__name__)
+        return type(self).function(x, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Softmax(_AlongDim):
+    """y = e^x / Σ e^x along ``dim``; backward dx = y ⊙ (dy − Σ dy·y)."""
+
+    function = staticmethod(F.softmax)
+
+
+class LogSoftmax(_AlongDim):
+    """y = x − log Σ e^x along ``dim``; backward dx = dy − softmax(x) · Σ dy."""
+
+    function = staticmethod(F.log_softmax)
 
 
 class Identity(Module):

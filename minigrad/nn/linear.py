@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 import numpy as np
 
-from ..functional.layers import checked_affine
+from ..functional.linear import checked_affine
 from ..tensor import Tensor
 from . import init as nn_init
 from .module import Module, floating_dtype, positive_int
@@ -61,14 +61,19 @@ class Linear(Module):
                 f"bias={self.bias is not None}")
 
 
-def init_weight(weight: Tensor, init: Union[str, float], layer: str) -> None:
-    """Initialise ``weight`` by name ('he', 'xavier') or with a float standard deviation."""
+def init_weight(weight: Tensor, init: Union[str, float], layer: str,
+                fan_in: Optional[int] = None) -> None:
+    """Initialise ``weight`` by name ('he', 'xavier') or with a float standard deviation;
+    ``fan_in`` (inputs per output unit) defaults to ``nn.init.fan_in(weight)``, i.e. rows of an
+    (in, out) weight, and a convolution gives C·kH·kW."""
     if isinstance(init, str):
         name = init.lower()
-        if name in ("he", "relu"):
-            nn_init.he_normal_(weight)
-        elif name in ("xavier", "sigmoid"):
-            nn_init.xavier_normal_(weight)
+        if name in ("he", "relu", "xavier", "sigmoid"):
+            gain = 2.0 if name in ("he", "relu") else 1.0       # N(0, 2/n) or N(0, 1/n)
+            if fan_in is None:
+                (nn_init.he_normal_ if gain == 2.0 else nn_init.lecun_normal_)(weight)
+            else:
+                nn_init.normal_(weight, std=math.sqrt(gain / fan_in))
         else:
             raise ValueError(f"{layer}: init must be 'he', 'xavier' or a float std, got {init!r}")
     elif isinstance(init, (int, float, np.floating, np.integer)) and \

@@ -1,9 +1,11 @@
-"""Losses: ``SoftmaxCrossEntropy`` (the book's SoftmaxWithLoss; alias ``CrossEntropyLoss``)."""
+"""Losses: ``SoftmaxCrossEntropy`` (the book's SoftmaxWithLoss; alias ``CrossEntropyLoss``) and
+``MSELoss``."""
 from __future__ import annotations
 
 from typing import Any
 
-from ..functional.layers import checked_softmax_cross_entropy
+from .._checks import check_reduction
+from ..functional.losses import checked_softmax_cross_entropy, mse_loss
 from ..tensor import Tensor
 from .module import Module
 
@@ -23,9 +25,7 @@ class SoftmaxCrossEntropy(Module):
 
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"SoftmaxCrossEntropy: reduction must be 'mean', 'sum' or 'none', "
-                             f"got {reduction!r}")
+        check_reduction(reduction, "SoftmaxCrossEntropy")
         self.reduction = reduction
 
     def forward(self, logits: Tensor, target: Any) -> Tensor:
@@ -37,3 +37,19 @@ class SoftmaxCrossEntropy(Module):
 
 
 CrossEntropyLoss = SoftmaxCrossEntropy
+
+
+class MSELoss(Module):
+    """Mean squared error ``ℓ = (x − t)²`` of an input and a target of the same shape,
+    reduced by ``reduction`` ('mean': Σ ℓ / n, 'sum', 'none'); see ``F.mse_loss``."""
+
+    def __init__(self, reduction: str = "mean") -> None:
+        super().__init__()
+        check_reduction(reduction, "MSELoss")
+        self.reduction = reduction
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002 (torch's name)
+        return mse_loss(input, target, self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}"

@@ -1,4 +1,5 @@
-"""Learning-rate schedules with PyTorch's semantics: ``StepLR`` and ``CosineAnnealingLR``.
+"""Learning-rate schedules with PyTorch's semantics: ``StepLR``, ``MultiStepLR``,
+``ExponentialLR``, ``CosineAnnealingLR`` and ``ReduceLROnPlateau`` (which steps on a metric).
 
 Usage, as in PyTorch: make the scheduler after the optimizer, then once per epoch call
 ``optimizer.step()`` for every batch and ``scheduler.step()`` at the end of the epoch. A
@@ -7,9 +8,10 @@ scheduler writes ``group["lr"]`` of each parameter group; it multiplies the curr
 """
 from __future__ import annotations
 
+import collections
 import math
 import numbers
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 from .optimizer import Optimizer
 
@@ -28,7 +30,40 @@ def _check_real(owner: str, key: str, value: Any, low: float = 0.0) -> float:
     return float(value)
 
 
-class LRScheduler:
+def _check_milestones(owner: str, key: str, value: Any, low: int) -> List[int]:
+    """``value`` as a sorted list of epochs, or ValueError naming ``owner`` unless it is a
+    sequence of integers >= low (a repeated epoch decays that many times, as PyTorch's)."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, set)):
+        raise ValueError(f"{owner}: Invalid {key}: {value!r} (a list of epochs)")
+    return sorted(_check_int(owner, key, epoch, low) for epoch in value)
+
+
+class _Scheduler:
+    """What every scheduler shares: ``get_last_lr()``, ``state_dict()`` and the key check of
+    ``load_state_dict``."""
+
+    optimizer: Optimizer
+    _last_lr: List[float]
+
+    def get_last_lr(self) -> List[float]:
+        """The learning rates set by the last ``step()``."""
+        return list(self._last_lr)
+
+    def state_dict(self) -> Dict[str, Any]:
+        """The scheduler's counters and settings (everything but the optimizer)."""
+        return {key: (list(value) if isinstance(value, list) else value)
+                for key, value in vars(self).items() if key != "optimizer"}
+
+    def _check_keys(self, state_dict: Any) -> None:
+        """ValueError unless ``state_dict`` is a dict with exactly this scheduler's keys."""
+        expected = set(vars(self)) - {"optimizer"}
+        if not isinstance(state_dict, dict) or set(state_dict) != expected:
+            got = sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict)
+            raise ValueError(f"{type(self).__name__}.load_state_dict: expected keys "
+                             f"{sorted(expected)}, got {got}")
+
+
+class LRScheduler(_Scheduler):
     """Base class: counts epochs in ``last_epoch`` and sets each group's ``lr`` on ``step()``.
 
     Parameters
@@ -85,15 +120,6 @@ class LRScheduler:
                 group["lr"] = lr
         self._last_lr = [group["lr"] for group in groups]
 
-    def get_last_lr(self) -> List[float]:
-        """The learning rates set by the last ``step()``."""
-        return list(self._last_lr)
-
-    def state_dict(self) -> Dict[str, Any]:
-        """The scheduler's counters and settings (everything but the optimizer)."""
-        return {key: (list(value) if isinstance(value, list) else value)
-                for key, value in vars(self).items() if key != "optimizer"}
-
     def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
         """Restore a ``state_dict()`` of a scheduler of the same kind.
 
@@ -101,11 +127,7 @@ class LRScheduler:
         a later ``step()`` cannot divide by zero); a bad one is a ValueError and nothing is
         changed.
         """
-        expected = set(vars(self)) - {"optimizer"}
-        if not isinstance(state_dict, dict) or set(state_dict) != expected:
-            got = sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict)
-            raise ValueError(f"{type(self).__name__}.load_state_dict: expected keys "
-                             f"{sorted(expected)}, got {got}")
+        self._check_keys(state_dict)
         for key, value in self._checked_state(state_dict).items():
             setattr(self, key, list(value) if isinstance(value, (list, tuple)) else value)
 
@@ -213,3 +235,190 @@ class CosineAnnealingLR(LRScheduler):
         ratio = (1 + math.cos(math.pi * epoch / t_max)) / (1 + math.cos(math.pi * (epoch - 1)
                                                                        / t_max))
         return [ratio * (group["lr"] - eta_min) + eta_min for group in groups]
+
+
+class MultiStepLR(LRScheduler):
+    r"""Multiply the learning rate by ``gamma`` at each epoch listed in ``milestones``.
+
+    Closed form, when nothing else changes the rate::
+
+        lr(epoch) = initial_lr · γ^(number of milestones <= epoch)
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        The optimizer whose learning rates are scheduled.
+    milestones : list of int
+        Epochs (>= 1) at which to decay; an epoch listed twice decays twice.
+    gamma : float
+        Factor γ >= 0 of each decay.
+    last_epoch : int
+        -1 for a fresh run (see ``LRScheduler``).
+    """
+
+    _settings = {"milestones": (_check_milestones, 1), "gamma": (_check_real, 0.0)}
+
+    def __init__(self, optimizer: Optimizer, milestones: Sequence[int], gamma: float = 0.1,
+                 last_epoch: int = -1) -> None:
+        self._set_settings(milestones=milestones, gamma=gamma)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> List[float]:
+        decays = collections.Counter(self.milestones)[self.last_epoch]
+        return [group["lr"] * self.gamma ** decays for group in self.optimizer.param_groups]
+
+
+class ExponentialLR(LRScheduler):
+    r"""Multiply the learning rate by ``gamma`` every epoch.
+
+    Closed form, when nothing else changes the rate::
+
+        lr(epoch) = initial_lr · γ^epoch
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        The optimizer whose learning rates are scheduled.
+    gamma : float
+        Factor γ >= 0 of each epoch.
+    last_epoch : int
+        -1 for a fresh run (see ``LRScheduler``).
+    """
+
+    _settings = {"gamma": (_check_real, 0.0)}
+
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
+        self._set_settings(gamma=gamma)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> List[float]:
+        factor = 1.0 if self.last_epoch == 0 else self.gamma
+        return [group["lr"] * factor for group in self.optimizer.param_groups]
+
+
+class ReduceLROnPlateau(_Scheduler):
+    r"""Multiply the learning rate by ``factor`` once a metric has stopped improving for more
+    than ``patience`` epochs, as PyTorch's; call ``step(metric)`` once per epoch.
+
+    An epoch improves on the best value so far when (mode 'min', threshold_mode 'rel')
+    ``metric < best · (1 − threshold)``; 'abs' compares with ``best − threshold``, and mode
+    'max' looks for ``metric > best · (1 + threshold)`` or ``best + threshold``. After more
+    than ``patience`` epochs in a row without improvement, every group's rate becomes
+    ``max(lr · factor, min_lr)`` (unchanged when that moves it by no more than ``eps``), and
+    the next ``cooldown`` epochs do not count as bad ones.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        The optimizer whose learning rates are scheduled.
+    mode : {'min', 'max'}
+        Whether the metric should fall (a loss) or rise (an accuracy).
+    factor : float
+        0 <= factor < 1.
+    patience : int
+        Bad epochs (>= 0) tolerated before a reduction.
+    threshold : float
+        The least improvement that counts (>= 0).
+    threshold_mode : {'rel', 'abs'}
+        Relative or absolute improvement.
+    cooldown : int
+        Epochs (>= 0) after a reduction during which bad epochs are not counted.
+    min_lr : float or list of float
+        The lowest rate, for all groups or one per group.
+    eps : float
+        The smallest change of a rate that is applied.
+    """
+
+    def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1,
+                 patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel",
+                 cooldown: int = 0, min_lr: Any = 0.0, eps: float = 1e-8) -> None:
+        name = type(self).__name__
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{name}: {type(optimizer).__name__} is not an Optimizer")
+        if mode not in ("min", "max"):
+            raise ValueError(f"{name}: mode must be 'min' or 'max', got {mode!r}")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"{name}: threshold_mode must be 'rel' or 'abs', got "
+                             f"{threshold_mode!r}")
+        factor = _check_real(name, "factor", factor)
+        if factor >= 1.0:
+            raise ValueError(f"{name}: Invalid factor: {factor!r} (a number in [0, 1): the "
+                             "rate must fall)")
+        groups = len(optimizer.param_groups)
+        rates = min_lr if isinstance(min_lr, (list, tuple)) else [min_lr] * groups
+        if len(rates) != groups:
+            raise ValueError(f"{name}: expected {groups} min_lr values, one per parameter "
+                             f"group, got {len(rates)}")
+        self.optimizer = optimizer
+        self.mode, self.threshold_mode, self.factor = mode, threshold_mode, factor
+        self.patience = _check_int(name, "patience", patience, 0)
+        self.threshold = _check_real(name, "threshold", threshold)
+        self.cooldown = _check_int(name, "cooldown", cooldown, 0)
+        self.min_lrs = [_check_real(name, f"min_lr[{i}]", lr) for i, lr in enumerate(rates)]
+        self.eps = _check_real(name, "eps", eps)
+        self.best = math.inf if mode == "min" else -math.inf
+        self.num_bad_epochs = 0
+        self.cooldown_counter = 0
+        self.last_epoch = 0
+        self._last_lr = [group["lr"] for group in optimizer.param_groups]
+
+    def _is_better(self, current: float) -> bool:
+        """Whether ``current`` improves on ``self.best`` by more than the threshold."""
+        if self.threshold_mode == "rel":
+            scale = 1 - self.threshold if self.mode == "min" else 1 + self.threshold
+            bar = self.best * scale
+        else:
+            bar = self.best - self.threshold if self.mode == "min" else \
+                self.best + self.threshold
+        return current < bar if self.mode == "min" else current > bar
+
+    def step(self, metrics: Any) -> None:
+        """Record one epoch's ``metrics`` (a number or a one-element tensor) and reduce the
+        learning rates if it is time to."""
+        try:
+            current = float(metrics)
+        except (TypeError, ValueError):
+            raise TypeError(f"{type(self).__name__}.step: metrics must be a number, got "
+                            f"{metrics!r}") from None
+        if math.isnan(current):
+            raise ValueError(f"{type(self).__name__}.step: metrics is NaN")
+        self.last_epoch += 1
+        if self._is_better(current):
+            self.best, self.num_bad_epochs = current, 0
+        else:
+            self.num_bad_epochs += 1
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0                       # bad epochs in cooldown do not count
+        if self.num_bad_epochs > self.patience:
+            self._reduce()
+            self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def _reduce(self) -> None:
+        """lr ← max(lr · factor, min_lr) in every group, when that moves it by more than eps."""
+        groups = self.optimizer.param_groups
+        if len(groups) != len(self.min_lrs):
+            raise ValueError(f"{type(self).__name__}: the optimizer has {len(groups)} parameter "
+                             f"groups but min_lr has {len(self.min_lrs)} values")
+        for group, min_lr in zip(groups, self.min_lrs):
+            new_lr = max(group["lr"] * self.factor, min_lr)
+            if group["lr"] - new_lr > self.eps:
+                group["lr"] = new_lr
+
+    def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
+        """Restore a ``state_dict()``: the settings are validated by the constructor's rules
+        (a bad value is a ValueError and nothing changes), then the counters are restored."""
+        self._check_keys(state_dict)
+        settings = ("mode", "factor", "patience", "threshold", "threshold_mode", "cooldown",
+                    "eps")
+        fresh = type(self)(self.optimizer, min_lr=state_dict["min_lrs"],
+                           **{key: state_dict[key] for key in settings})
+        counters = {key: state_dict[key] for key in ("best", "num_bad_epochs",
+                                                     "cooldown_counter", "last_epoch")}
+        owner = f"{type(self).__name__}.load_state_dict"
+        for key in ("num_bad_epochs", "cooldown_counter", "last_epoch"):
+            _check_int(owner, key, counters[key], 0)
+        _check_real(owner, "best", counters["best"], -math.inf)
+        vars(self).update(vars(fresh))
+        vars(self).update(counters, _last_lr=list(state_dict["_last_lr"]))

@@ -103,12 +103,13 @@ def test_smoke_run_writes_every_section(tmp_path, capsys):
     results = json.loads(path.read_text())
     assert results["settings"]["smoke"] is True
     trained = {(row["workload"], row["dtype"]) for row in results["train"]}
-    assert trained == {(w, d) for w in ("W1", "W2", "W3") for d in ("float32", "float64")}
+    assert trained == {(w, d) for w in ("W1", "W2", "W3", "C1")
+                       for d in ("float32", "float64")}
     for row in results["train"]:
         assert {"numpy", "minigrad"} <= set(row["median_s"])
         assert all(t > 0 for t in row["median_s"].values())
         if "sklearn" in results["settings"]["competitors"]:   # it has no BatchNorm or Dropout
-            assert ("sklearn" in row["median_s"]) == (row["workload"] != "W1")
+            assert ("sklearn" in row["median_s"]) == (row["workload"] in ("W2", "W3"))
     assert [row["shape"] for row in results["overhead"]] == ["(1,)", "(100,)"]
     assert all(us > 0 for row in results["overhead"] for us in row["us_per_op"].values())
     for row in results["digits"]:
@@ -118,6 +119,7 @@ def test_smoke_run_writes_every_section(tmp_path, capsys):
     assert memory["peak_bytes"] > 0 and memory["rss"]["steps"] == [3, 6]
     printed = capsys.readouterr().out
     assert "Training step" in printed and "W3 wide" in printed and "Per-op overhead" in printed
+    assert "C1 conv (SimpleConvNet 1x8x8, conv 3x3x3, pool 2, 5-4, batch 4)" in printed
     assert "Targets" not in printed                      # smoke numbers judge nothing
 
     assert run.main(["--from-json", str(path), "--markdown"]) == 0

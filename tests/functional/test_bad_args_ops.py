@@ -106,7 +106,7 @@ def test_transpose_accepts_numpy_ints_and_an_int_for_one_axis():
     lambda x: x.sum(1.5),
     lambda x: x.mean("a"),
     lambda x: x.var(axis=True),
-    lambda x: x.max((0, 1.0)),
+    lambda x: x.max(axis=(0, 1.0)),
     lambda x: F.logsumexp(x, "a"),
     lambda x: F.softmax(x, 1.5),
     lambda x: F.concatenate([x, x], 0.5),

@@ -164,6 +164,90 @@ def test_clip_accepts_array_and_tensor_bounds():
     np.testing.assert_array_equal(x.grad.data, [[0.0, 1.0], [1.0, 0.0]])
 
 
+# bounds on half-integers, x at least 0.01 from each: clip is smooth there
+HALF_INTEGERS = tuple(np.arange(-4.5, 5.0))
+
+
+@st.composite
+def clip_case(draw):
+    """x, lo < hi of mutually broadcastable shapes, the bounds on half-integers."""
+    shapes = draw(mst.broadcastable_shapes(3))
+    x = draw(mst.arrays(shapes[0], away_from=HALF_INTEGERS))
+    lo = np.floor(draw(mst.arrays(shapes[1]))) + 0.5
+    hi = lo + 1 + np.floor(np.abs(draw(mst.arrays(shapes[2]))))
+    return x, lo, hi
+
+
+@given(case=clip_case())
+def test_clip_with_tensor_bounds_gives_every_input_its_gradient(case):
+    x, lo, hi = case
+    check_op(lambda t, low, high: F.clip(t, low, high), np.clip, x, lo, hi)
+    check_op(lambda t, low: F.clip(t, min=low), np.maximum, x, lo)
+    check_op(lambda t, high: F.clip(t, max=high), np.minimum, x, hi)
+
+
+def test_clip_by_a_bound_that_broadcasts_x_to_a_larger_shape():
+    x = leaf(np.array([1.0, -0.0, 0.0]))
+    hi = np.array([[0.23, 0.62, 0.61], [0.91, -0.38, 0.45]])
+    y = x.clip(None, hi)
+    assert y.shape == (2, 3)
+    g = np.random.default_rng(0).standard_normal((2, 3))
+    y.backward(gradient=g)
+    np.testing.assert_array_equal(x.grad.data, (g * (x.data <= hi)).sum(axis=0))
+
+
+@pytest.mark.parametrize("bounds", ["both", "min", "max"])
+def test_clip_with_tensor_bounds_matches_torch_clamp_also_at_ties(bounds):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    x = np.array([[-2.0, -1.0, 0.0, 0.5, 1.0, 3.0, np.nan]] * 2)
+    lo = np.array([[-1.0], [0.5]])                     # ties: x = -1.0 and x = 0.5
+    hi = np.array([1.0, 1.0, 1.0, 0.5, 2.0, 2.0, 2.0])  # ties: x = 0.5 and x = 1.0
+    g = rng.standard_normal(x.shape)
+    given = {"both": (lo, hi), "min": (lo, None), "max": (None, hi)}[bounds]
+    ours = [leaf(a) if a is not None else None for a in (x, *given)]
+    theirs = [torch.tensor(a, requires_grad=True) if a is not None else None
+              for a in (x, *given)]
+    y = F.clip(*ours)
+    expected = torch.clamp(*theirs)
+    np.testing.assert_array_equal(y.data, expected.detach().numpy())
+    y.backward(g)
+    expected.backward(torch.tensor(g))
+    for mine, reference in zip(ours, theirs):
+        if mine is not None:
+            np.testing.assert_array_equal(mine.grad.data, reference.grad.numpy())
+
+
+def test_clip_with_float32_x_and_a_float64_tensor_bound_that_requires_grad():
+    x = leaf(np.array([0.1, 2.0], dtype=np.float32))
+    hi = leaf(np.array([0.1, 1.0]))                  # 0.1 in float32 is above 0.1 in float64
+    y = F.clip(x, max=hi)
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(y.data, np.array([0.1, 1.0], dtype=np.float32))
+    y.backward(np.array([2.0, 3.0], dtype=np.float32))
+    assert x.grad.dtype == np.float32 and hi.grad.dtype == np.float64
+    np.testing.assert_array_equal(x.grad.data, [2.0, 0.0])   # as forward: 0.1f is not clipped
+    np.testing.assert_array_equal(hi.grad.data, [0.0, 3.0])
+
+
+def test_clip_of_an_integer_tensor_by_integer_numbers_keeps_its_dtype_as_torch_clamp():
+    x = mg.tensor(np.array([1, 5, 9], dtype=np.int32))
+    y = F.clip(x, 2, 6)
+    assert y.dtype == np.int32
+    np.testing.assert_array_equal(y.data, [2, 5, 6])
+
+
+def test_where_with_a_tensor_condition_keeps_float32_and_gives_the_condition_no_gradient():
+    a = leaf(np.array([0.5, 1.5], dtype=np.float32))
+    cond = mg.tensor([True, False])
+    y = F.where(cond, a, 0.0)
+    assert y.dtype == np.float32
+    assert y.grad_fn.inputs[2] is cond                # checked for in-place writes
+    y.backward(np.array([2.0, 3.0], dtype=np.float32))
+    np.testing.assert_array_equal(a.grad.data, [2.0, 0.0])
+    assert cond.grad is None
+
+
 @pytest.mark.parametrize("name", ["exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu"])
 def test_unary_op_on_an_empty_array(name):
     x = leaf(np.ones((0, 3)))

@@ -192,3 +192,22 @@ def test_var_with_ddof_at_least_n_is_refused():
     with pytest.raises(ValueError, match="var: ddof=-1"):
         x.var(ddof=-1)
     assert x.var(axis=1, ddof=2).shape == (2,)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("shape, axis", [((2, 0), 1), ((2, 0), -1), ((0, 3), 0), ((0, 3), 1),
+                                         ((3, 0, 2), 1), ((0,), 0)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_family_over_an_empty_axis_is_empty_as_in_pytorch(name, shape, axis, dtype):
+    x = leaf(np.zeros(shape, dtype=dtype))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # no NumPy reduction error nor warning
+        y = getattr(F, name)(x, axis)
+        y.backward(np.zeros(shape, dtype=dtype))
+    assert y.shape == shape and y.dtype == dtype
+    assert x.grad.shape == shape and x.grad.dtype == dtype
+    torch = pytest.importorskip("torch")
+    t = torch.zeros(shape, dtype=getattr(torch, np.dtype(dtype).name), requires_grad=True)
+    out = getattr(torch, name)(t, axis)
+    out.backward(torch.zeros(shape, dtype=t.dtype))
+    assert tuple(out.shape) == y.shape and tuple(t.grad.shape) == x.grad.shape

@@ -43,7 +43,9 @@ def test_random_init_refuses_non_finite_parameters_and_leaves_the_tensor_alone(c
     assert not t.data.any() and t._version == 0
 
 
-@pytest.mark.parametrize("name", ["normal_", "uniform_", "he_normal_", "xavier_normal_"])
+@pytest.mark.parametrize("name", ["normal_", "uniform_", "he_normal_", "xavier_normal_",
+                                  "lecun_normal_", "kaiming_normal_", "kaiming_uniform_",
+                                  "xavier_uniform_"])
 @pytest.mark.parametrize("dtype", [np.int64, np.int32, bool])
 def test_random_init_refuses_a_non_floating_tensor(name, dtype):
     t = mg.zeros(3, 2, dtype=dtype)
@@ -53,14 +55,16 @@ def test_random_init_refuses_a_non_floating_tensor(name, dtype):
     assert not t.data.any()
 
 
-@pytest.mark.parametrize("name, gain", [("he_normal_", 2), ("xavier_normal_", 1)])
+@pytest.mark.parametrize("name, gain", [("he_normal_", 2), ("lecun_normal_", 1)])
 def test_fan_in_initialisations_refuse_a_weight_without_inputs(name, gain):
     with pytest.raises(ValueError, match=rf"{name}: the weight of shape \(0, 3\) has fan_in 0"):
         getattr(nn.init, name)(mg.zeros(0, 3))
     assert getattr(nn.init, name)(mg.zeros(3, 0)).shape == (3, 0)   # no output: nothing to do
 
 
-@pytest.mark.parametrize("name", ["normal_", "uniform_", "he_normal_", "xavier_normal_"])
+@pytest.mark.parametrize("name", ["normal_", "uniform_", "he_normal_", "xavier_normal_",
+                                  "lecun_normal_", "kaiming_normal_", "kaiming_uniform_",
+                                  "xavier_uniform_"])
 def test_init_refuses_an_rng_that_is_not_a_generator(name):
     t = mg.zeros(3, 2)
     with pytest.raises(TypeError, match=rf"{name}: rng must be a numpy.random.Generator or "

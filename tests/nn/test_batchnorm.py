@@ -86,7 +86,7 @@ def test_fused_equals_composite(ndim, data):
     fused = F.batch_norm(fused_in[0], None, None, fused_in[1], fused_in[2], training=True)
     xp, gp, bp = plain_in
     centred = xp - xp.mean(axes, keepdims=True)
-    x_hat = centred / (xp.var(axes, keepdims=True) + EPS).sqrt()
+    x_hat = centred / (xp.var(axis=axes, keepdims=True) + EPS).sqrt()
     plain = gp.reshape(shape) * x_hat + bp.reshape(shape)
     np.testing.assert_allclose(fused.data, plain.data, rtol=1e-9, atol=1e-9)
     g = np.random.default_rng(4).standard_normal(x.shape)

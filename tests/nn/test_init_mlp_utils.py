@@ -12,7 +12,7 @@ def test_init_statistics_and_dtype():
     nn.init.he_normal_(w, rng=rng)
     assert w.dtype == np.float32
     assert abs(w.data.std() - np.sqrt(2 / 500)) < 0.002 and abs(w.data.mean()) < 0.002
-    nn.init.xavier_normal_(w, rng=rng)
+    nn.init.lecun_normal_(w, rng=rng)
     assert abs(w.data.std() - np.sqrt(1 / 500)) < 0.002
     assert nn.init.normal_(w, mean=1.0, std=0.5, rng=rng) is w
     assert abs(w.data.mean() - 1.0) < 0.01 and abs(w.data.std() - 0.5) < 0.01

@@ -63,8 +63,8 @@ def test_fused_affine_equals_composite(case):
 @pytest.mark.parametrize("constant", [None, 0, 1, 2])
 @given(case=affine_case())
 def test_affine_is_twice_differentiable(constant, case):
-    # the backward is an op of its own (AffineBackward) whose backward is checked here, also
-    # when one input is a constant and its gradient is skipped
+    # the backward is written with Tensor ops, so it is differentiated again here, also when
+    # one input is a constant and its gradient is skipped
     inputs = [mg.tensor(a) if i == constant else leaf(a) for i, a in enumerate(case)]
     assert mg.gradgradcheck(F.affine, inputs, seed=2)
 
@@ -75,6 +75,45 @@ def test_affine_without_bias_and_one_sample():
     y = F.affine(leaf(x), leaf(W))
     np.testing.assert_allclose(y.data, x @ W)
     assert mg.gradcheck(F.affine, [leaf(x), leaf(W), leaf(np.ones(2))], seed=0)
+
+
+@st.composite
+def one_sample_case(draw):
+    """x of shape (in_features,), one sample; W and b as for a batch."""
+    features, out = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    return tuple(draw(mst.arrays(shape=shape))
+                 for shape in ((features,), (features, out), (out,)))
+
+
+@pytest.mark.parametrize("constant", [None, 0, 1, 2])
+@given(case=one_sample_case())
+def test_affine_of_one_1d_sample_records_x_itself_and_is_twice_differentiable(constant, case):
+    x, W, b = case
+    inputs = [mg.tensor(a) if i == constant else leaf(a) for i, a in enumerate(case)]
+    y = F.affine(*inputs)
+    assert y.shape == (W.shape[1],)
+    np.testing.assert_allclose(y.data, x @ W + b, rtol=1e-12, atol=1e-12)
+    assert y.grad_fn.inputs[0] is inputs[0]    # not a row view: writes to x are caught
+    assert mg.gradcheck(F.affine, inputs, seed=1)
+    assert mg.gradgradcheck(F.affine, inputs, seed=2)
+
+
+@given(case=one_sample_case())
+def test_affine_of_one_1d_sample_matches_torch_linear(case):
+    torch = pytest.importorskip("torch")
+    x, W, b = case
+    g = np.random.default_rng(3).standard_normal(W.shape[1])
+    ours = [leaf(a) for a in case]
+    theirs = [torch.tensor(a, requires_grad=True) for a in (x, W.T.copy(), b)]
+    y = F.affine(*ours)
+    expected = torch.nn.functional.linear(*theirs)
+    np.testing.assert_allclose(y.data, expected.detach().numpy(), rtol=1e-12, atol=1e-12)
+    y.backward(g)
+    expected.backward(torch.tensor(g))
+    for mine, reference, transpose in zip(ours, theirs, (False, True, False)):
+        wanted = reference.grad.numpy()
+        np.testing.assert_allclose(mine.grad.data, wanted.T if transpose else wanted,
+                                   rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
