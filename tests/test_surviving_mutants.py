@@ -108,3 +108,18 @@ def test_adagrad_counts_its_steps(k):
     assert q not in opt.state or opt.state[q]["step"] == 0
     np.testing.assert_allclose(opt.state[p]["sum"], sum(g * g for g in grads), rtol=1e-12)
     assert opt.state_dict()["state"][0]["step"] == k
+
+
+# -- found by `mutmut run "minigrad.optim.adagrad*"` (95 of 98 killed before these) ----------
+def test_adagrad_defaults_are_pytorchs():
+    p = mg.tensor(np.ones(2), requires_grad=True)
+    group = optim.AdaGrad([p]).param_groups[0]
+    assert (group["lr"], group["eps"], group["weight_decay"],
+            group["initial_accumulator_value"]) == (0.01, 1e-10, 0.0, 0.0)
+
+
+def test_adagrad_refuses_a_negative_initial_accumulator_by_name():
+    p = mg.tensor(np.ones(2), requires_grad=True)
+    with pytest.raises(ValueError, match=r"^AdaGrad: Invalid initial_accumulator_value value: "
+                                         r"-1.0"):
+        optim.AdaGrad([p], initial_accumulator_value=-1.0)
