@@ -262,8 +262,9 @@ def _wrap_output(array: Any, fn: Optional[Function], record: bool) -> Any:
     out.data = array
     out._grad = None
     out._hooks = None
-    out._version_count = 0
-    out._written = 0
+    out._versions = None
+    if fn is not None and (array.base is not None or fn.inputs and array is fn.inputs[0].data):
+        inplace.share_versions(out, fn.inputs)      # a view: one version counter with its base
     if record and array.dtype.kind == "f":
         out._requires_grad = True
         out.grad_fn = fn
