@@ -4,8 +4,7 @@ NumPy or a closed form, so both libraries must give the same answers.
 
 The imports a user makes map as ``import minigrad as torch``, ``minigrad.nn``,
 ``minigrad.functional`` for ``torch.nn.functional`` and ``minigrad.data`` for
-``torch.utils.data``. (Item 9 of issue 19, nested ``torch.save``/``torch.load`` checkpoints,
-belongs to the serialization work and is not tested here.)
+``torch.utils.data``.
 """
 import math
 from types import SimpleNamespace
@@ -365,3 +364,34 @@ def test_first_training_loop(lib):
         correct = (out.max(1)[1] == torch.from_numpy(y)).sum().item()
     assert correct / len(y) > 0.8
     assert correct == (out.argmax(dim=1) == torch.from_numpy(y)).sum().item()
+
+
+# -- 9. a whole training checkpoint in one file -----------------------------------------------
+def test_a_whole_checkpoint_in_one_file(lib, tmp_path):
+    torch, nn, optim = lib.torch, lib.nn, lib.optim
+    torch.manual_seed(0)
+    x, y = torch.from_numpy(np.array(LOGITS, np.float32)), torch.tensor(LABELS)
+
+    def train_step(model, optimizer):
+        optimizer.zero_grad()
+        nn.CrossEntropyLoss()(model(x), y).backward()
+        optimizer.step()
+
+    model = nn.Linear(3, 3)
+    optimizer = optim.Adam(model.parameters(), lr=0.1)
+    train_step(model, optimizer)
+    path = str(tmp_path / "checkpoint.pt")
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": 3,
+                "note": "after one step", "best": None, "losses": [0.5, 0.25]}, path)
+    checkpoint = torch.load(path)
+    assert checkpoint["epoch"] == 3 and checkpoint["note"] == "after one step"
+    assert checkpoint["best"] is None and checkpoint["losses"] == [0.5, 0.25]
+    assert sorted(checkpoint["optimizer"]["state"]) == [0, 1]       # integer ids stay integers
+    resumed = nn.Linear(3, 3)
+    resumed.load_state_dict(checkpoint["model"])
+    resumed_optimizer = optim.Adam(resumed.parameters(), lr=0.1)
+    resumed_optimizer.load_state_dict(checkpoint["optimizer"])
+    train_step(model, optimizer)                       # one more step on both: the same numbers
+    train_step(resumed, resumed_optimizer)
+    for a, b in zip(model.parameters(), resumed.parameters()):
+        np.testing.assert_array_equal(numpy(a), numpy(b))
