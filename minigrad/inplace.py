@@ -4,10 +4,11 @@ Every in-place update bumps the tensor's version counter ``_version``, which als
 tensor (``_written``) with the count of in-place writes so far (``next_write``, one count for
 the whole process: a tensor may be shared by threads). A tensor and the tensors that view its
 memory (made by reshape, indexing, transpose, ``detach``...) share one counter (``Versions``),
-so writing the base is seen by a node that recorded a view, and the reverse. When an op is recorded, ``Function.apply``
-notes that count (``write_count``); before running that op's backward the engine checks that no
-input or output was stamped later (``check_unmodified``), and one that was raises a RuntimeError
-naming the op and the tensor instead of returning a gradient computed from the wrong values.
+so writing the base is seen by a node that recorded a view, and the reverse. When an op is
+recorded, ``Function.apply`` notes that count (``write_count``); before running that op's
+backward the engine checks that no input or output was stamped later (``check_unmodified``),
+and one that was raises a RuntimeError naming the op and the tensor instead of returning a
+gradient computed from the wrong values.
 When no in-place write happened since recording, the check is a single integer comparison.
 
 Three cases, by what the update touches:

@@ -11,7 +11,9 @@ OUT = np.empty((3, 3))
 ONE_CALL = {
     "operator": lambda: A + B, "reflected operator": lambda: 2.0 * A, "matmul": lambda: A @ B,
     "power": lambda: A ** 2, "negation": lambda: -A, "comparison": lambda: A > 0,
-    "index": lambda: A[0:2], "ufunc": lambda: np.exp(A), "ufunc with out": lambda: np.maximum(A, 0, out=OUT), "method": lambda: A.sum(), "C function": lambda: np.zeros(3),
+    "index": lambda: A[0:2], "ufunc": lambda: np.exp(A),
+    "ufunc with out": lambda: np.maximum(A, 0, out=OUT), "method": lambda: A.sum(),
+    "C function": lambda: np.zeros(3),
     "dispatched C function": lambda: np.dot(A, B), "Python function": lambda: np.sum(A),
     "ufunc method": lambda: np.add.at(OUT, [0, 0], 1.0),
     "function calling NumPy inside": lambda: np.linalg.norm(A),
