@@ -116,9 +116,20 @@ def _slot_table(type_object: type, index: int) -> Any:
     return ctypes.cast(id(type_object) + index * _WORD, _POINTER)
 
 
+def supported() -> bool:
+    """Whether this interpreter lays type objects out as the offsets above say (checked on
+    fields Python also shows: ``__basicsize__`` and ``__flags__``)."""
+    return all(_slot_table(kind, 0)[4] == kind.__basicsize__ and
+               _slot_table(kind, 0)[_TP_FLAGS] == kind.__flags__
+               for kind in (np.ndarray, np.ufunc))
+
+
 @contextlib.contextmanager
 def counting() -> Iterator[_Counter]:
     """Count NumPy calls made by the code inside the ``with`` block (``counter.calls``)."""
+    if not supported():
+        raise RuntimeError("numpy_calls: this Python's type objects are not laid out as "
+                           "expected; NumPy calls cannot be counted here")
     counter = _Counter()
     patches: List[Tuple[Any, int, int]] = []    # (table, index, original pointer)
     keep: List[Any] = []                        # the wrappers must outlive the block
@@ -167,5 +178,8 @@ def calls_per_step(step: Callable[[], Any], steps: int = 3) -> float:
 
 def calls_of(steps: Dict[str, Callable[[], Any]], names: Tuple[str, ...] = ("numpy", "minigrad")
              ) -> Dict[str, float]:
-    """``calls_per_step`` of the named competitors among ``steps``."""
+    """``calls_per_step`` of the named competitors among ``steps`` (none where the layout
+    check fails)."""
+    if not supported():
+        return {}
     return {name: calls_per_step(steps[name]) for name in names if name in steps}

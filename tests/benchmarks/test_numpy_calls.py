@@ -57,3 +57,9 @@ def test_numpy_raising_inside_the_count_fails_loudly_and_does_not_crash():
                 A @ np.ones((2, 2))
     assert isinstance(raised.value.__cause__, ValueError)
     np.testing.assert_array_equal(A @ B, np.dot(A, B))
+
+
+def test_the_layout_check_reads_fields_python_shows():
+    assert numpy_calls.supported()          # a 64-bit CPython release build, as here
+    table = numpy_calls._slot_table(np.ndarray, 0)
+    assert table[numpy_calls._TP_FLAGS] == np.ndarray.__flags__
