@@ -65,6 +65,16 @@ def test_linear_on_a_reshaped_input_written_afterwards_raises():
         loss.backward()
 
 
+def test_linear_on_a_reshaped_input_updated_in_place_afterwards_raises():
+    layer = nn.Linear(3, 2)
+    x = mg.tensor(np.arange(6.0, dtype=np.float32))
+    loss = layer(x.reshape(2, 3)).sum()
+    with mg.no_grad():
+        x.mul_(2.0)
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        loss.backward()
+
+
 def test_an_optimizer_step_on_a_parameter_is_seen_through_its_view():
     w = mg.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
     rows = w.reshape(2, 2)                      # a recorded view: rows.data views w.data
