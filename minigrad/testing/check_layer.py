@@ -539,8 +539,8 @@ def _right_apart_from_kinks(run: _Run, x2: Tensor, v: Sequence[np.ndarray],
     """Whether, at x2, every element of every gradient matches central differences except
     those at a kink: the careful check when the directional one crossed a kink."""
     eps, atol, rtol = settings
+    weighted = functools.partial(run.weighted, x2, v)
     for t, analytic in zip([x2] + [p for _, p in run.subject.params], grads):
-        weighted = functools.partial(run.weighted, x2, v)
         numeric = central_difference(weighted, t.data, eps)
         bad = np.abs(analytic - numeric) > atol + rtol * np.abs(numeric)
         if not at_kink(weighted, t.data, analytic, bad, eps, atol, rtol)[bad].all():
