@@ -61,6 +61,16 @@ def clip_call(draw):
         {"lower": draw(st.booleans())}
 
 
+@st.composite
+def binary_call(draw, op):
+    shape = draw(mst.shapes(min_dims=1))
+    a = draw(mst.arrays(shape=shape))
+    b = draw(mst.arrays(shape=draw(st.sampled_from([shape, shape[-1:], ()]))))
+    if op is F.arithmetic.Div:
+        b = np.abs(b) + 0.5                                  # away from a pole
+    return op, _maybe_constant(draw, [a, b]), {}
+
+
 def _mask(x):
     return np.random.default_rng(0).random(x.shape) >= 0.3
 
@@ -73,6 +83,8 @@ CALLS = {
     "Dropout": one_input_call(F.regularization.Dropout,
                               mask=lambda x: _mask(x) * (1 / 0.7)),
     "Clip": clip_call(),
+    "Mul": binary_call(F.arithmetic.Mul),
+    "Div": binary_call(F.arithmetic.Div),
 }
 
 

@@ -40,7 +40,13 @@ class Mul(Function):
         return a * b
 
     def backward(self, gy: Tensor) -> tuple:
-        a, b = self.inputs
+        return self._grads(gy, *self.inputs)
+
+    def backward_arrays(self, gy: np.ndarray) -> tuple:
+        return self._grads(gy, self.inputs[0].data, self.inputs[1].data)   # on ndarrays
+
+    def _grads(self, gy: Any, a: Any, b: Any) -> tuple:
+        """The rule, for Tensors or ndarrays alike."""
         ga = gy * b if self.needs_input_grad[0] else None    # dy/da = b
         gb = gy * a if self.needs_input_grad[1] else None    # dy/db = a
         return ga, gb
@@ -53,7 +59,13 @@ class Div(Function):
         return a / b
 
     def backward(self, gy: Tensor) -> tuple:
-        a, b = self.inputs
+        return self._grads(gy, *self.inputs)
+
+    def backward_arrays(self, gy: np.ndarray) -> tuple:
+        return self._grads(gy, self.inputs[0].data, self.inputs[1].data)   # on ndarrays
+
+    def _grads(self, gy: Any, a: Any, b: Any) -> tuple:
+        """The rule, for Tensors or ndarrays alike."""
         ga = gy / b                                          # dy/da = 1/b
         gb = -gy * a / (b * b) if self.needs_input_grad[1] else None   # dy/db = -a/b²
         return ga, gb
