@@ -333,11 +333,15 @@ def _is_scalar(x: Any) -> bool:
     return isinstance(x, (np.generic, np.ndarray)) and x.ndim == 0 and x.dtype.kind in "fiub"
 
 
-def _wrap_grads(arrays: Any) -> Any:
-    """What a ``backward_arrays`` returned, each array as a Tensor (None stays None)."""
+def _wrap_grads(arrays: Any) -> tuple:
+    """What a ``backward_arrays`` returned, each array as a Tensor (None stays None), as a
+    tuple: a one-input op may return its gradient alone."""
     if type(arrays) is not tuple:
-        return None if arrays is None else _wrap_output(arrays, None, False)
-    return tuple([None if a is None else _wrap_output(a, None, False) for a in arrays])
+        return (None if arrays is None else _wrap_output(arrays, None, False),)
+    grads = []                               # (a loop: faster than a comprehension here)
+    for array in arrays:
+        grads.append(None if array is None else _wrap_output(array, None, False))
+    return tuple(grads)
 
 
 # -- the backward engine ---------------------------------------------------------------------
