@@ -442,9 +442,7 @@ def pool2d(x: Any, kernel_size: Any, stride: Any, padding: Any,
 def affine(x: Any, W: Any, b: Any, op: str) -> None:
     """Check the arguments of ``y = x W + b``: floating, one dtype, W of shape (in, out), x of
     in values per row (after flattening), b of shape (out,)."""
-    xa = x.data if isinstance(x, Tensor) else x      # (not _array: no calls on the hot path)
-    Wa = W.data if isinstance(W, Tensor) else W
-    ba = b.data if isinstance(b, Tensor) else b
+    xa, Wa, ba = _array(x), _array(W), _array(b)
     if type(xa) is np.ndarray and type(Wa) is np.ndarray and Wa.ndim == 2 and \
             xa.ndim == 2 and xa.dtype == Wa.dtype and xa.dtype.kind == "f" and \
             xa.shape[1] == Wa.shape[0] and \
@@ -480,7 +478,7 @@ def _check_bias(x: np.ndarray, b: Any, out_features: int, op: str) -> None:
 def cross_entropy_target(logits: Any, target: Any, reduction: Any, op: str) -> Tensor:
     """Check softmax cross-entropy's arguments; return ``target`` as a Tensor of labels in
     [0, C) or of probabilities (N, C) in the logits' dtype."""
-    z = logits.data if isinstance(logits, Tensor) else logits      # (not _array: no call)
+    z = _array(logits)
     if type(z) is np.ndarray and z.dtype.kind == "f" and z.ndim == 2 and z.size and \
             reduction in REDUCTIONS and type(target) is np.ndarray and \
             target.dtype.kind in "iu" and target.shape == z.shape[:1] and \
