@@ -442,13 +442,21 @@ def pool2d(x: Any, kernel_size: Any, stride: Any, padding: Any,
 def affine(x: Any, W: Any, b: Any, op: str) -> None:
     """Check the arguments of ``y = x W + b``: floating, one dtype, W of shape (in, out), x of
     in values per row (after flattening), b of shape (out,)."""
-    xa, Wa, ba = _array(x), _array(W), _array(b)
+    xa = x.data if isinstance(x, Tensor) else x      # (inline: once per Linear call)
+    Wa = W.data if isinstance(W, Tensor) else W
+    ba = b.data if isinstance(b, Tensor) else b
     if type(xa) is np.ndarray and type(Wa) is np.ndarray and Wa.ndim == 2 and \
             xa.ndim == 2 and xa.dtype == Wa.dtype and xa.dtype.kind == "f" and \
             xa.shape[1] == Wa.shape[0] and \
             (b is None or (type(ba) is np.ndarray and ba.dtype == xa.dtype and
                            ba.shape == Wa.shape[1:])):
         return
+    _affine_one_by_one(x, W, b, xa, Wa, op)
+
+
+def _affine_one_by_one(x: Any, W: Any, b: Any, xa: Any, Wa: Any, op: str) -> None:
+    """``affine``'s checks one at a time, each with its own message (the arguments failed the
+    one-line test, or are unusual but valid: a 1-D or 3-D x)."""
     for value in (x, W) if b is None else (x, W, b):
         check_floating(value, op)
     if Wa.ndim != 2:
