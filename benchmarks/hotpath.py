@@ -77,11 +77,14 @@ def _node_classes(loss: Any) -> Set[type]:
 
 @contextlib.contextmanager
 def _timed_rules(classes: Set[type], spent: Dict[type, List[float]]) -> Iterator[None]:
-    """Within the block, each call of a class's ``backward`` adds its seconds to
-    ``spent[cls][0]`` and one to ``spent[cls][1]``; the classes are restored on exit."""
-    own = {cls: cls.__dict__.get("backward") for cls in classes}
-    rules = {cls: cls.backward for cls in classes}     # all looked up before any is wrapped
-    clock = time.perf_counter
+    """Within the block, each call of a class's rule (``backward``, or ``backward_arrays``
+    where it has one: a plain backward calls that) adds its seconds to ``spent[cls][0]`` and
+    one to ``spent[cls][1]``; the classes are restored on exit."""
+    names = {cls: "backward" if cls.backward_arrays is None else "backward_arrays"
+             for cls in classes}
+    own = {cls: cls.__dict__.get(names[cls]) for cls in classes}
+    rules = {cls: getattr(cls, names[cls]) for cls in classes}   # all looked up before any
+    clock = time.perf_counter                                    # is wrapped
 
     def timed(cls: type, rule: Any) -> Any:
         tally = spent.setdefault(cls, [0.0, 0])
@@ -96,14 +99,14 @@ def _timed_rules(classes: Set[type], spent: Dict[type, List[float]]) -> Iterator
 
     try:
         for cls, rule in rules.items():
-            cls.backward = timed(cls, rule)
+            setattr(cls, names[cls], timed(cls, rule))
         yield
     finally:
         for cls, rule in own.items():
             if rule is None:
-                del cls.backward            # it was inherited
+                delattr(cls, names[cls])    # it was inherited
             else:
-                cls.backward = rule
+                setattr(cls, names[cls], rule)
 
 
 def backward_split(workload: workloads.Workload, dtype: Any, steps: int) -> List[str]:
@@ -129,7 +132,8 @@ def backward_split(workload: workloads.Workload, dtype: Any, steps: int) -> List
     engine = best["total"] - sum(seconds for seconds, _ in rules.values())
     lines = [f"{'backward split':30s} {'µs':>8s} {'calls':>6s}"]
     for cls, (seconds, calls) in sorted(rules.items(), key=lambda item: -item[1][0]):
-        lines.append(f"{cls.__qualname__ + '.backward':30s} {seconds * 1e6:8.1f} {calls:6d}")
+        rule = "backward" if cls.backward_arrays is None else "backward_arrays"
+        lines.append(f"{cls.__qualname__ + '.' + rule:30s} {seconds * 1e6:8.1f} {calls:6d}")
     lines.append(f"{'engine (the rest)':30s} {engine * 1e6:8.1f}   ({engine / nodes * 1e6:.1f} µs "
                  f"per node, {nodes} nodes; each timed rule adds ~0.1 µs)")
     return lines

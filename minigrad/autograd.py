@@ -95,6 +95,11 @@ class Function:
     A Function whose backward uses raw saved arrays cannot be differentiated twice; set the class
     attribute ``once_differentiable = True`` and a second-order backward through it raises
     instead of returning a wrong number.
+
+    Optionally, ``backward_arrays(*grad_arrays)`` is the same rule on ndarrays, returning new
+    arrays (or None): a plain backward, which builds no graph, calls it instead of ``backward``
+    and so skips wrapping every intermediate in a Tensor. The Tensor rule stays the reference
+    (it is what ``create_graph``, anomaly mode and observers run); a test checks they agree.
     """
 
     # The structure of the graph lives in slots and survives backward; what forward keeps on
@@ -102,6 +107,7 @@ class Function:
     __slots__ = ("inputs", "needs_input_grad", "_seq", "_writes", "_output_refs",
                  "_output_meta", "_kept_inputs", "__dict__", "__weakref__")
     once_differentiable = False
+    backward_arrays: Optional[Callable[..., Any]] = None    # the optional rule on ndarrays
 
     def forward(self, *arrays: np.ndarray, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must implement forward(*arrays)")
@@ -307,15 +313,11 @@ def _is_scalar(x: Any) -> bool:
     return isinstance(x, (np.generic, np.ndarray)) and x.ndim == 0 and x.dtype.kind in "fiub"
 
 
-def times_constant(grad: Any, factor: np.ndarray) -> Any:
-    """``grad ⊙ factor`` for a constant array ``factor`` (a mask, a slope), in a backward.
-
-    Recorded as an op when the backward itself is being differentiated (``create_graph``), so
-    second-order gradients flow through it; otherwise one NumPy multiplication, no node.
-    """
-    if _grad_enabled.get():
-        return grad * factor
-    return Tensor(grad.data * factor)
+def _wrap_grads(arrays: Any) -> Any:
+    """What a ``backward_arrays`` returned, each array as a Tensor (None stays None)."""
+    if type(arrays) is not tuple:
+        return None if arrays is None else _wrap_output(arrays, None, False)
+    return tuple([None if a is None else _wrap_output(a, None, False) for a in arrays])
 
 
 # -- the backward engine ---------------------------------------------------------------------
@@ -335,6 +337,8 @@ class Step:
     what to add into each leaf's ``.grad``. This plain Step is a first-order backward with
     nothing watching, with a short path for the usual node (one output). The extras subclass it
     and override ``gather`` or ``call`` (``minigrad/watch.py``, ``minigrad/gradients.py``).
+    The short path runs an op's ``backward_arrays`` when it has one (this Step runs only when
+    the backward is not differentiated: grad mode is off).
     Tensor hooks and the in-place check are part of every Step: one attribute test and one
     integer comparison per node.
     """
@@ -352,7 +356,10 @@ class Step:
             grad = hooks.run(out, grad)
         if fn._writes != inplace.write_count:    # (after the hooks: they may write too)
             inplace.check_unmodified(fn)
-        in_grads = fn.backward(grad)
+        if fn.backward_arrays is None:
+            in_grads = fn.backward(grad)
+        else:                                    # no graph is built here: the array rule
+            in_grads = _wrap_grads(fn.backward_arrays(grad.data))
         if type(in_grads) is not tuple or len(in_grads) != len(fn.inputs):
             in_grads = checked_count(fn, in_grads)
         return in_grads

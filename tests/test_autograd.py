@@ -477,19 +477,6 @@ def test_leaves_never_share_a_gradient_tensor_with_each_other_or_the_caller():
     assert x.grad is not h and x.grad.item() == 5.0
 
 
-def test_times_constant_is_plain_numpy_first_order_and_recorded_for_create_graph():
-    mask = np.array([True, False, True])
-    g = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
-    with mg.no_grad():
-        plain = mg.autograd.times_constant(g, mask)
-    assert plain.grad_fn is None and not plain.requires_grad
-    np.testing.assert_array_equal(plain.data, [1.0, 0.0, 3.0])
-    recorded = mg.autograd.times_constant(g, mask)
-    assert recorded.grad_fn is not None
-    recorded.backward(np.array([5.0, 6.0, 7.0]))
-    np.testing.assert_array_equal(g.grad.data, [5.0, 0.0, 7.0])
-
-
 def test_an_output_detached_by_hand_from_a_two_output_op_does_not_break_backward():
     class Pair(mg.autograd.Function):
         def forward(self, x):

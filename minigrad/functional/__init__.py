@@ -1,18 +1,24 @@
 """Differentiable operations, imported as ``from minigrad import functional as F``.
 
 Each op is a ``Function`` subclass (forward on ndarrays, backward on Tensors) beside its
-lowercase wrapper; the wrappers are what users call.
+lowercase wrapper; the wrappers are what users call. Grouped by kind: ``arithmetic``,
+``elementwise`` (activations too), ``reduction``, ``shape``, ``linear`` (affine),
+``normalization``, ``regularization`` (dropout), ``losses``, ``conv`` (convolution and
+pooling); the argument checks are in ``minigrad/_checks.py``.
 """
 from .arithmetic import add, cast, div, matmul, mul, neg, pow, sub
 from .conv import avg_pool2d, conv2d, max_pool2d
-from .elementwise import (abs, clip, exp, log, maximum, minimum, relu, sigmoid, sqrt, tanh,
-                          where)
-from .layers import affine, batch_norm, dropout, leaky_relu, softmax_cross_entropy
-from .losses import cross_entropy, mse_loss
+from .regularization import dropout
+from .elementwise import (abs, clip, exp, leaky_relu, log, maximum, minimum, relu, sigmoid,
+                          sqrt, tanh, where)
+from .linear import affine
+from .losses import cross_entropy, mse_loss, softmax_cross_entropy
+from .normalization import batch_norm
 from .reduction import (argmax, argmin, extreme_along, log_softmax, logsumexp, max, mean, min,
                         softmax, sum, var)
 from .shape import (broadcast_to, clone, concatenate, flatten, getitem, permute, reshape,
                     squeeze, stack, sum_to, swapaxes, transpose, unsqueeze)
+from . import layers  # noqa: E402,F401  (the old home of affine, batch_norm...: still there)
 
 __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "matmul", "cast",

@@ -18,59 +18,25 @@ Layouts follow PyTorch (and the book): x is (N, C, H, W), a convolution weight i
 from __future__ import annotations
 
 import math
-import operator
 from typing import Any, Iterator, Optional, Tuple, Union
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from .. import _checks as checks
+from .._checks import as_pair
+from .._checks import pool_padding as check_pool_padding  # noqa: F401  (its old name)
 from ..autograd import Function
 from ..tensor import Tensor
-from .layers import check_floating, check_same_dtype
 
 Pair = Tuple[int, int]
 IntOrPair = Union[int, Tuple[int, int]]
-
-
-# -- argument checks -------------------------------------------------------------------------
-def as_pair(value: Any, what: str, op: str, minimum: int = 1) -> Pair:
-    """``value`` (an int or a pair of ints) as a pair, each at least ``minimum``; else a
-    ValueError naming ``op`` (the argument given is shown as it was)."""
-    items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-    try:
-        if len(items) != 2 or any(isinstance(v, (bool, np.bool_)) for v in items):
-            raise TypeError
-        pair = (operator.index(items[0]), operator.index(items[1]))
-    except TypeError:
-        pair = None
-    if pair is None or min(pair) < minimum:
-        kind = "positive" if minimum == 1 else "non-negative"
-        raise ValueError(f"{op}: {what} must be a {kind} integer or a pair of them, got "
-                         f"{value!r}")
-    return pair
 
 
 def output_size(size: Pair, kernel: Pair, stride: Pair, padding: Pair) -> Pair:
     """(OH, OW) = ((H + 2·pad − kH) // stride + 1, same for W)."""
     return ((size[0] + 2 * padding[0] - kernel[0]) // stride[0] + 1,
             (size[1] + 2 * padding[1] - kernel[1]) // stride[1] + 1)
-
-
-def _image_shape(x: Any, op: str) -> Tuple[int, ...]:
-    """The shape of a floating (N, C, H, W) input, or an error naming ``op``."""
-    check_floating(x, op)
-    shape = tuple(x.shape)
-    if len(shape) != 4:
-        raise ValueError(f"{op}: expected an input of shape (N, C, H, W), got shape {shape}")
-    return shape
-
-
-def _check_fits(shape: Tuple[int, ...], kernel: Pair, padding: Pair, op: str) -> None:
-    """ValueError unless the kernel fits inside the padded input."""
-    padded = (shape[2] + 2 * padding[0], shape[3] + 2 * padding[1])
-    if kernel[0] > padded[0] or kernel[1] > padded[1]:
-        raise ValueError(f"{op}: the kernel {kernel} is larger than the padded input {padded} "
-                         f"(input shape {shape}, padding {padding})")
 
 
 # -- im2col and col2im -----------------------------------------------------------------------
@@ -242,48 +208,17 @@ def conv2d(x: Any, weight: Any, bias: Any = None, stride: IntOrPair = 1,
 def checked_conv2d(x: Any, weight: Any, bias: Any, stride: Any, padding: Any,
                    op: str) -> Tensor:
     """``conv2d`` with errors that name ``op`` (the layer calling it)."""
-    shape = _image_shape(x, op)
-    check_floating(weight, op)
-    w_shape = tuple(weight.shape)
-    if len(w_shape) != 4:
-        raise ValueError(f"{op}: the weight must have shape (out_channels, in_channels, kH, "
-                         f"kW), got {w_shape}")
-    if shape[1] != w_shape[1]:
-        raise ValueError(f"{op}: the input of shape {shape} has {shape[1]} channels, but the "
-                         f"weight of shape {w_shape} expects {w_shape[1]} (its axis 1)")
-    check_same_dtype(x, weight, op, "weight")
-    if bias is not None:
-        check_floating(bias, op)
-        check_same_dtype(x, bias, op, "bias")
-        if tuple(bias.shape) != w_shape[:1]:
-            raise ValueError(f"{op}: the bias must have shape ({w_shape[0]},) for a weight of "
-                             f"shape {w_shape}, got {tuple(bias.shape)}")
-    stride = as_pair(stride, "stride", op)
-    padding = as_pair(padding, "padding", op, minimum=0)
-    _check_fits(shape, w_shape[2:], padding, op)
+    stride, padding = checks.conv2d(x, weight, bias, stride, padding, op)
     inputs = (x, weight) if bias is None else (x, weight, bias)
     return Conv2d.apply(*inputs, stride=stride, padding=padding)
 
 
 # -- pooling ---------------------------------------------------------------------------------
-def check_pool_padding(kernel: Pair, padding: Pair, op: str) -> None:
-    """ValueError unless the padding is at most half the kernel (as PyTorch requires: else a
-    window could hold only padding)."""
-    if 2 * padding[0] > kernel[0] or 2 * padding[1] > kernel[1]:
-        raise ValueError(f"{op}: padding {padding} must be at most half the kernel size "
-                         f"{kernel}")
-
-
 def checked_pool2d(kind: str, x: Any, kernel_size: Any, stride: Any, padding: Any,
                    op: str) -> Tensor:
     """``max_pool2d`` (kind 'max') or ``avg_pool2d`` ('avg') with errors naming ``op``; stride
     None means the kernel size."""
-    shape = _image_shape(x, op)
-    kernel = as_pair(kernel_size, "kernel_size", op)
-    stride = kernel if stride is None else as_pair(stride, "stride", op)
-    padding = as_pair(padding, "padding", op, minimum=0)
-    check_pool_padding(kernel, padding, op)
-    _check_fits(shape, kernel, padding, op)
+    kernel, stride, padding = checks.pool2d(x, kernel_size, stride, padding, op)
     pool = MaxPool2d if kind == "max" else AvgPool2d
     return pool.apply(x, kernel=kernel, stride=stride, padding=padding)
 

@@ -1,12 +1,13 @@
-"""Elementwise functions: exp, log, sqrt, abs, tanh, sigmoid, relu, clip, maximum, minimum,
-where."""
+"""Elementwise functions: exp, log, sqrt, abs, tanh, sigmoid, relu, leaky_relu, clip, maximum,
+minimum, where."""
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
 
-from ..autograd import Function, times_constant
+from .. import _checks as checks
+from ..autograd import Function
 from ..tensor import Tensor
 
 
@@ -47,7 +48,9 @@ class Abs(Function):
         return np.abs(x)
 
     def backward(self, gy: Tensor) -> Tensor:
-        return times_constant(gy, np.sign(self.inputs[0].data))   # dy/dx = sign(x)
+        return gy * np.sign(self.inputs[0].data)           # dy/dx = sign(x)
+
+    backward_arrays = backward      # the same product on ndarrays (a plain backward: no Tensors)
 
 
 class Tanh(Function):
@@ -84,7 +87,23 @@ class ReLU(Function):
         return np.maximum(x, 0)
 
     def backward(self, gy: Tensor) -> Tensor:
-        return times_constant(gy, self.inputs[0].data > 0)  # dy/dx = 1 where x > 0
+        return gy * (self.inputs[0].data > 0)               # dy/dx = 1 where x > 0
+
+    backward_arrays = backward      # the same product on ndarrays (a plain backward: no Tensors)
+
+
+class LeakyReLU(Function):
+    """y = x for x > 0, slope·x otherwise."""
+
+    def forward(self, x: np.ndarray, slope: float = 0.01) -> np.ndarray:
+        self.slope = slope                                   # (for export)
+        self.factor = np.where(x > 0, np.ones((), x.dtype), np.asarray(slope, dtype=x.dtype))
+        return x * self.factor
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return gy * self.factor                              # dy/dx = 1 or slope
+
+    backward_arrays = backward      # the same product on ndarrays (a plain backward: no Tensors)
 
 
 class Clip(Function):
@@ -97,6 +116,13 @@ class Clip(Function):
         return np.clip(x, *self._lo_hi(x, bounds))
 
     def backward(self, gy: Tensor) -> tuple:
+        return tuple(None if mask is None else gy * mask for mask in self._masks())
+
+    backward_arrays = backward      # the same products on ndarrays (a plain backward: no Tensors)
+
+    def _masks(self) -> list:
+        """dy/dx = 1 where lo ≤ x ≤ hi, dy/dlo = 1 where x < lo, dy/dhi = 1 where x > hi: one
+        mask per input, None for an input that needs no gradient."""
         x = self.inputs[0].data
         lo, hi = self._lo_hi(x, [bound.data for bound in self.inputs[1:]])
         if lo is None:
@@ -105,14 +131,12 @@ class Clip(Function):
             inside = x >= lo
         else:
             inside = (x >= lo) & (x <= hi)
-        # dy/dx = 1 where lo ≤ x ≤ hi, dy/dlo = 1 where x < lo, dy/dhi = 1 where x > hi
-        needs = self.needs_input_grad
-        grads = [times_constant(gy, inside) if needs[0] else None]
+        masks = [inside]
         if lo is not None:
-            grads.append(times_constant(gy, x < lo) if needs[len(grads)] else None)
+            masks.append(x < lo)
         if hi is not None:
-            grads.append(times_constant(gy, x > hi) if needs[len(grads)] else None)
-        return tuple(grads)
+            masks.append(x > hi)
+        return [mask if need else None for mask, need in zip(masks, self.needs_input_grad)]
 
     def _lo_hi(self, x: np.ndarray, bounds: Any) -> tuple:
         """(lo, hi), None for a missing one; in x's dtype when x is floating (a float64 bound
@@ -200,6 +224,17 @@ def relu(x: Any) -> Tensor:
     return ReLU.apply(x)
 
 
+def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
+    """max(x, 0) + negative_slope · min(x, 0) elementwise; dx = dy · (1 or negative_slope)."""
+    return checked_leaky_relu(x, negative_slope, "leaky_relu")
+
+
+def checked_leaky_relu(x: Any, negative_slope: float, op: str) -> Tensor:
+    """``leaky_relu`` with errors that name ``op`` (the layer calling it)."""
+    checks.leaky_relu(x, negative_slope, op)
+    return LeakyReLU.apply(x, slope=float(negative_slope))
+
+
 def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002  (torch.clamp)
     """x clipped to [min, max]: ``y = min(max(x, lo), hi)``.
 
@@ -209,30 +244,9 @@ def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002  (to
     ``[lo ≤ x ≤ hi]``, as torch.clamp (except at lo = hi > x, where torch.clamp gives neither
     bound a gradient).
     """
-    if min is None and max is None:
-        raise ValueError("clip: at least one of min and max must be given")
-    lo = None if min is None else _bound(min, "min")
-    hi = None if max is None else _bound(max, "max")
-    if lo is not None and hi is not None and np.any(lo > hi):
-        raise ValueError(f"clip: min ({min}) is greater than max ({max})")
+    checks.clip_bounds(min, max)
     bounds = [bound for bound in (min, max) if bound is not None]   # inputs, so the engine
     return Clip.apply(x, *bounds, lower=min is not None)            # sees writes to them
-
-
-def _bound(bound: Any, name: str) -> np.ndarray:
-    """A clip bound as an array of real numbers; anything else raises naming clip."""
-    try:
-        value = bound.data if isinstance(bound, Tensor) else np.asarray(bound)
-    except ValueError as error:                              # a ragged list
-        raise ValueError(f"clip: cannot make an array of {name}: {error}") from None
-    if value.dtype.kind not in "biuf":
-        shown = f"an array of dtype {value.dtype}" if isinstance(bound, np.ndarray) else \
-            repr(bound)
-        raise TypeError(f"clip: {name} must be a real number or a Tensor or array of real "
-                        f"numbers, got {shown}")
-    if value.dtype.kind == "f" and np.isnan(value).any():
-        raise ValueError(f"clip: {name} is NaN")
-    return value
 
 
 def maximum(a: Any, b: Any) -> Tensor:
@@ -247,12 +261,7 @@ def minimum(a: Any, b: Any) -> Tensor:
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """Elements of a where condition holds, else of b (condition: a boolean array or Tensor)."""
-    try:
-        cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
-    except ValueError as error:                              # a ragged list
-        raise ValueError(f"where: cannot make a condition array: {error}") from None
-    if cond.dtype != bool:
-        raise TypeError(f"where: condition must be boolean, got dtype {cond.dtype}")
+    cond = checks.condition(condition)
     # an input (so an in-place write to it is caught), and a Tensor already (so a 0-d condition
     # is not taken for a number and cast to the branches' dtype)
     return Where.apply(a, b, condition if isinstance(condition, Tensor) else Tensor(cond))

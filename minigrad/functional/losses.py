@@ -1,12 +1,97 @@
-"""Losses under ``torch.nn.functional``'s names: ``cross_entropy`` and ``mse_loss``."""
+"""Losses: softmax cross-entropy (the book's SoftmaxWithLoss, and ``cross_entropy`` under
+``torch.nn.functional``'s name) and the mean squared error ``mse_loss``."""
 from __future__ import annotations
 
 from typing import Any, Optional
 
 import numpy as np
 
+from .. import _checks as checks
+from ..autograd import Function
 from ..tensor import Tensor
-from .layers import _REDUCTIONS, check_floating, checked_softmax_cross_entropy
+
+
+class SoftmaxCrossEntropy(Function):
+    """loss = −Σ_c t_c log softmax(z)_c per row, then the reduction; t = one-hot(labels) or
+    probabilities. Keeps softmax(z) from forward: dz = (softmax(z)·Σ_c t_c − t) · gy (/ N for
+    mean), which is softmax(z) − t when the rows of t sum to 1 (one-hot labels always do)."""
+
+    once_differentiable = True
+
+    def forward(self, z: np.ndarray, t: np.ndarray, reduction: str = "mean") -> np.ndarray:
+        self.reduction = reduction
+        with np.errstate(over="ignore"):   # below −max float: −inf, and e^−inf = 0 exactly
+            shifted = z - z.max(axis=1, keepdims=True)      # ≤ 0, so exp never overflows
+        exp = np.exp(shifted)
+        sum_exp = exp.sum(axis=1, keepdims=True)
+        log_p = shifted
+        log_p -= np.log(sum_exp)                            # log softmax, finite for any z
+        exp /= sum_exp
+        self.labels = t.dtype.kind in "iu"
+        if self.labels:
+            losses = -log_p[np.arange(z.shape[0]), t]
+        else:
+            losses = -(t * log_p).sum(axis=1)
+        self.save_for_backward(exp, log_p if self.needs_input_grad[1] else None)
+        if reduction == "none":
+            return losses
+        total = losses.sum()
+        return total / z.shape[0] if reduction == "mean" else total
+
+    def backward(self, gy: Tensor) -> tuple:
+        p, log_p = self.saved_tensors
+        z, t = self.inputs
+        n = z.shape[0]
+        if self.reduction == "none":
+            scale = gy.data[:, None]
+        else:
+            scale = float(gy.data)                          # a Python number: NumPy keeps
+            if self.reduction == "mean":                    # gz's dtype, and a 0-d array
+                scale /= n                                  # would cost a ufunc call
+        gz = gt = None
+        if self.needs_input_grad[0]:
+            if self.labels:
+                gz = p.copy()
+                gz[np.arange(n), t.data] -= 1               # softmax(z) − one-hot(t)
+            else:
+                gz = p * t.data.sum(axis=1, keepdims=True)  # softmax(z)·Σ_c t_c − t: any
+                gz -= t.data                                # t, not only rows summing to 1
+            gz *= scale
+        if self.needs_input_grad[1]:
+            gt = -log_p * scale                             # d loss / dt = −log softmax(z)
+        return Tensor(gz) if gz is not None else None, Tensor(gt) if gt is not None else None
+
+
+def softmax_cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Cross-entropy of softmax(logits) against integer labels or class probabilities.
+
+    ``logits`` has shape (N, C). ``target`` is integer labels of shape (N,) in [0, C), or
+    probabilities / one-hot rows of shape (N, C). Per row ``ℓₙ = −Σ_c t_nc log softmax(zₙ)_c``;
+    ``reduction`` 'mean' gives Σₙ ℓₙ / N, 'sum' Σₙ ℓₙ, 'none' the vector ℓ. Backward:
+    ``dz = (softmax(z)·Σ_c t_c − t) · dy`` (divided by N for 'mean'), i.e. ``softmax(z) − t``
+    for labels or rows that sum to 1; finite for logits of any size.
+
+    Parameters
+    ----------
+    logits : Tensor
+        Floating, shape (N, C).
+    target : array or Tensor
+        Integer labels (N,) in [0, C), or floating probabilities (N, C) (converted to the
+        logits' dtype; if a Tensor that requires grad, it gets ``dt = −log softmax(z) · dy``).
+    reduction : {'mean', 'sum', 'none'}
+
+    Returns
+    -------
+    Tensor
+        A scalar, or shape (N,) for 'none'.
+    """
+    return checked_softmax_cross_entropy(logits, target, reduction, "softmax_cross_entropy")
+
+
+def checked_softmax_cross_entropy(logits: Any, target: Any, reduction: str, op: str) -> Tensor:
+    """``softmax_cross_entropy`` with errors that name ``op`` (the layer calling it)."""
+    target = checks.cross_entropy_target(logits, target, reduction, op)
+    return SoftmaxCrossEntropy.apply(logits, target, reduction=reduction)
 
 
 def cross_entropy(input: Any, target: Any, weight: Optional[Any] = None, *,  # noqa: A002
@@ -37,24 +122,12 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noq
     The shapes must be equal: PyTorch broadcasts (N, 1) against (N,) to (N, N) with a warning,
     a silent wrong loss that minigrad refuses.
     """
-    check_floating(input, "mse_loss")
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"mse_loss: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-    if isinstance(target, Tensor):
-        if target.dtype != input.dtype:
-            raise TypeError(f"mse_loss: input has dtype {input.dtype} but target {target.dtype}; "
-                            "convert one, e.g. target.to(input.dtype)")
-    else:
-        try:
-            target = np.asarray(target, dtype=input.dtype)   # constants in the input's dtype
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"mse_loss: target is not an array of numbers ({error})") from None
-    if target.shape != input.shape:
-        raise ValueError(f"mse_loss: input of shape {tuple(input.shape)} and target of shape "
-                         f"{tuple(target.shape)} differ; reshape one (broadcasting them would "
-                         "compare every input with every target)")
+    target = checks.mse_target(input, target, reduction)
     diff = input - target
     squared = diff * diff
     if reduction == "none":
         return squared
     return squared.mean() if reduction == "mean" else squared.sum()
+
+
+__all__ = ["softmax_cross_entropy", "cross_entropy", "mse_loss"]

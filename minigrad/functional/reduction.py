@@ -6,38 +6,15 @@ argmax, argmin) and the softmax family (softmax, log_softmax, logsumexp).
 from __future__ import annotations
 
 import math
-from typing import Any, Optional, Tuple, Union
+from typing import Any, Optional, Tuple
 
 import numpy as np
 
-from .._checks import real_number
-from ..autograd import Function, _as_tensors
+from .. import _checks as checks
+from .._checks import Axis, normalize_axes  # noqa: F401  (imported from here too)
+from ..autograd import Function
 from ..pytorch_methods import ValuesIndices
 from ..tensor import Tensor
-
-Axis = Union[None, int, Tuple[int, ...]]
-
-
-def normalize_axes(axis: Axis, ndim: int, op: str) -> Tuple[int, ...]:
-    """``axis`` as a sorted tuple of non-negative axes; a clear error when out of range."""
-    if axis is None:
-        return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
-    if not isinstance(axes, (tuple, list)):
-        raise TypeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}")
-    result = []
-    for a in axes:
-        if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
-            raise TypeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}")
-        valid = a in (0, -1) if ndim == 0 else -ndim <= a < ndim
-        if not valid:
-            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} "
-                             f"dimension{'s' if ndim != 1 else ''}")
-        result.append(int(a) % ndim if ndim else 0)
-    if len(set(result)) != len(result):
-        raise ValueError(f"{op}: repeated axis in {axis!r}")
-    return tuple(sorted(result)) if ndim else ()
-
 
 def kept_shape(shape: Tuple[int, ...], axes: Tuple[int, ...]) -> Tuple[int, ...]:
     """The shape after reducing ``axes`` with keepdims=True."""
@@ -178,23 +155,11 @@ def _exp_shifted(x: np.ndarray, m: np.ndarray) -> np.ndarray:
         return np.exp(x - m)
 
 
-def _shape(x: Any, op: str) -> Tuple[int, ...]:
-    """x's shape; data that cannot be a tensor (None, ragged lists) raises naming ``op``."""
-    return x.shape if isinstance(x, Tensor) else _as_tensors((x,), op)[0].shape
-
-
-def _reduce(cls: type, x: Any, axis: Axis, keepdims: bool, **extra: Any) -> Tensor:
-    ndim = len(_shape(x, cls.__name__.lower()))
-    axes = normalize_axes(axis, ndim, cls.__name__.lower())
+def _reduce(cls: type, x: Any, axis: Axis, keepdims: bool, nonempty: bool = False,
+            **extra: Any) -> Tensor:
+    """``cls`` applied over the checked ``axis`` of x."""
+    axes = checks.reduced_axes(x, axis, cls.__name__.lower(), nonempty)
     return cls.apply(x, axes=axes, keepdims=keepdims, **extra)
-
-
-def _nonempty(cls: type, x: Any, axis: Axis) -> None:
-    shape = _shape(x, cls.__name__.lower())
-    axes = normalize_axes(axis, len(shape), cls.__name__.lower())
-    if any(shape[a] == 0 for a in axes):
-        raise ValueError(f"{cls.__name__.lower()}: cannot reduce an empty axis "
-                         f"(shape {tuple(shape)}, axis {axis})")
 
 
 def sum(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
@@ -204,8 +169,7 @@ def sum(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A
 
 def mean(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """Arithmetic mean over ``axis``."""
-    _nonempty(Mean, x, axis)
-    return _reduce(Mean, x, axis, keepdims)
+    return _reduce(Mean, x, axis, keepdims, nonempty=True)
 
 
 def var(x: Any, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
@@ -214,39 +178,25 @@ def var(x: Any, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Ten
     ``ddof`` is a number, 0 <= ddof < n (n the number of values reduced), as NumPy's (and
     PyTorch's ``correction``).
     """
-    ddof = real_number(ddof, "ddof", "var")
-    _nonempty(Var, x, axis)
-    shape = x.shape if isinstance(x, Tensor) else np.shape(x)
-    n = math.prod(shape[a] for a in normalize_axes(axis, len(shape), "var"))
-    if not 0 <= ddof < n:
-        raise ValueError(f"var: ddof={ddof} needs 0 <= ddof < n, the number of values reduced, "
-                         f"which is {n} (shape {tuple(shape)}, axis {axis})")
-    return _reduce(Var, x, axis, keepdims, ddof=ddof)
+    axes, ddof = checks.variance_args(x, axis, ddof)
+    return Var.apply(x, axes=axes, keepdims=keepdims, ddof=ddof)
 
 
 def max(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Maximum over ``axis``; ties share the gradient equally."""
-    _nonempty(Max, x, axis)
-    return _reduce(Max, x, axis, keepdims)
+    return _reduce(Max, x, axis, keepdims, nonempty=True)
 
 
 def min(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Minimum over ``axis``; ties share the gradient equally."""
-    _nonempty(Min, x, axis)
-    return _reduce(Min, x, axis, keepdims)
+    return _reduce(Min, x, axis, keepdims, nonempty=True)
 
 
 def extreme_along(x: Any, axis: int, keepdims: bool = False, op: str = "max") -> Any:
     """``(values, indices)`` of the maximum (``op='max'``) or minimum along one ``axis``, as
     PyTorch's ``max(dim)``: the first extreme of ties; the values take their gradient at the
     index picked (y = x[..., i*, ...]), the int64 indices none."""
-    shape = _shape(x, op)
-    if len(shape) == 0:
-        raise ValueError(f"{op}: dim needs a tensor with at least one dimension, got a 0-d one")
-    axis = _single_axis(x, axis, op)
-    if shape[axis] == 0:
-        raise ValueError(f"{op}: cannot reduce an empty axis (shape {tuple(shape)}, "
-                         f"dim {axis})")
+    axis = checks.extreme_axis(x, axis, op)
     x = x if isinstance(x, Tensor) else Tensor(x)
     find = np.argmax if op == "max" else np.argmin
     picked = find(x.data, axis=axis, keepdims=True).astype(np.int64, copy=False)
@@ -259,12 +209,7 @@ def extreme_along(x: Any, axis: int, keepdims: bool = False, op: str = "max") ->
 
 def _arg_extreme(find: Any, op: str, x: Any, axis: Any, keepdims: bool) -> Tensor:
     """The int64 index of the extreme (``find`` = np.argmax or np.argmin) along ``axis``."""
-    data = x.data if isinstance(x, Tensor) else _as_tensors((x,), op)[0].data
-    if axis is not None:
-        axis = _single_axis(data, axis, op)
-    if data.size == 0 or (axis is not None and data.shape[axis] == 0):
-        raise ValueError(f"{op}: cannot reduce an empty axis (shape {data.shape}, "
-                         f"axis {axis})")
+    data, axis = checks.arg_extreme_args(x, axis, op)
     return Tensor(find(data, axis=axis, keepdims=keepdims).astype(np.int64, copy=False))
 
 
@@ -281,37 +226,18 @@ def argmin(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
 
 def logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """log Σ exp(x) over ``axis``, without overflow."""
-    _nonempty(LogSumExp, x, axis)
-    return _reduce(LogSumExp, x, axis, keepdims)
-
-
-def _single_axis(x: Any, axis: int, op: str) -> int:
-    ndim = len(_shape(x, op))
-    if ndim == 0:
-        raise ValueError(f"{op}: needs at least one dimension, got a 0-d tensor")
-    if not isinstance(axis, (int, np.integer)):
-        raise TypeError(f"{op}: axis must be an int, got {axis!r}")
-    return normalize_axes(axis, ndim, op)[0]
-
-
-def _axis_or_dim(axis: Any, dim: Any, op: str) -> Any:
-    """``axis``, or PyTorch's name for it ``dim`` (-1 when neither is given)."""
-    if dim is None:
-        return -1 if axis is None else axis
-    if axis is not None:
-        raise TypeError(f"{op}: give dim= (PyTorch) or axis= (NumPy), not both")
-    return dim
+    return _reduce(LogSumExp, x, axis, keepdims, nonempty=True)
 
 
 def softmax(x: Any, axis: Optional[int] = None, *, dim: Optional[int] = None) -> Tensor:
     """exp(x) / Σ exp(x) along ``axis`` (or ``dim``; the last one by default), stable for
     logits of any magnitude."""
-    return Softmax.apply(x, axis=_single_axis(x, _axis_or_dim(axis, dim, "softmax"),
-                                              "softmax"))
+    axis = checks.single_axis(x, checks.axis_or_dim(axis, dim, "softmax"), "softmax")
+    return Softmax.apply(x, axis=axis)
 
 
 def log_softmax(x: Any, axis: Optional[int] = None, *, dim: Optional[int] = None) -> Tensor:
     """log softmax(x) along ``axis`` (or ``dim``; the last one by default), stable for logits
     of any magnitude."""
-    return LogSoftmax.apply(x, axis=_single_axis(x, _axis_or_dim(axis, dim, "log_softmax"),
-                                                 "log_softmax"))
+    axis = checks.single_axis(x, checks.axis_or_dim(axis, dim, "log_softmax"), "log_softmax")
+    return LogSoftmax.apply(x, axis=axis)

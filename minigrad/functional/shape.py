@@ -7,9 +7,10 @@ from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..autograd import Function, _as_tensors
+from .. import _checks as checks
+from .._checks import normalize_axes
+from ..autograd import Function
 from ..tensor import Tensor
-from .reduction import normalize_axes
 
 
 class Reshape(Function):
@@ -147,47 +148,14 @@ def _plain_index(index: Any) -> Any:
     return index
 
 
-def _shape_of(x: Any, op: str) -> Tuple[int, ...]:
-    """x's shape; data that cannot be a tensor (None, ragged lists) raises naming ``op``."""
-    return x.shape if isinstance(x, Tensor) else _as_tensors((x,), op)[0].shape
-
-
-def _ints(values: Any, op: str, what: str) -> Tuple[int, ...]:
-    """``values`` (a sequence of ints, or one int) as a tuple of Python ints; a float, a string,
-    a bool or None among them raises a TypeError naming ``op``."""
-    if type(values) is tuple and all(type(n) is int for n in values):
-        return values                                         # the common case, checked cheaply
-    if isinstance(values, (int, np.integer)) and not isinstance(values, bool):
-        return (int(values),)                                 # as NumPy: 4 means (4,)
-    try:
-        items = tuple(values) if not isinstance(values, str) else None
-    except TypeError:                                         # not iterable
-        items = None
-    if items is None or not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool)
-                                for n in items):
-        raise TypeError(f"{op}: {what} must be an int or a sequence of ints, got {values!r}")
-    return tuple(int(n) for n in items)
-
-
 def reshape(x: Any, shape: Sequence[int]) -> Tensor:
     """x with a new shape (one entry may be -1, inferred from the others)."""
-    shape = _ints(shape, "reshape", "the shape")
-    if any(n < -1 for n in shape):
-        raise ValueError(f"reshape: sizes must be non-negative (or -1 for one size inferred "
-                         f"from the others), got the shape {shape}")
-    return Reshape.apply(x, shape=shape)
+    return Reshape.apply(x, shape=checks.new_shape(shape))
 
 
 def transpose(x: Any, axes: Optional[Sequence[int]] = None) -> Tensor:
     """x with axes permuted as ``np.transpose`` (reversed when ``axes`` is None)."""
-    if axes is not None:
-        ndim = len(_shape_of(x, "transpose"))
-        axes = _ints(axes, "transpose", "axes")
-        if len(axes) != ndim or sorted(a % ndim for a in axes) != list(range(ndim)):
-            raise ValueError(f"transpose: axes {axes} are not a permutation of the "
-                             f"{ndim} axes of a tensor of shape {_shape_of(x, 'transpose')}")
-        axes = tuple(a % ndim for a in axes)
-    return Transpose.apply(x, axes=axes)
+    return Transpose.apply(x, axes=None if axes is None else checks.permutation(x, axes))
 
 
 permute = transpose
@@ -195,8 +163,7 @@ permute = transpose
 
 def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
     """x with two axes exchanged."""
-    ndim = len(_shape_of(x, "swapaxes"))
-    a, b = normalize_axes(axis1, ndim, "swapaxes")[0], normalize_axes(axis2, ndim, "swapaxes")[0]
+    ndim, a, b = checks.two_axes(x, axis1, axis2, "swapaxes")
     axes = list(range(ndim))
     axes[a], axes[b] = axes[b], axes[a]
     return Transpose.apply(x, axes=tuple(axes))
@@ -204,54 +171,36 @@ def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
 
 def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
     """x broadcast to ``shape``, as ``np.broadcast_to`` (an int n means the shape (n,))."""
-    shape = _ints(shape, "broadcast_to", "the shape")
-    if any(n < 0 for n in shape):
-        raise ValueError(f"broadcast_to: the shape cannot have negative sizes, got {shape}")
-    return BroadcastTo.apply(x, shape=shape)
+    return BroadcastTo.apply(x, shape=checks.broadcast_shape(shape))
 
 
 def sum_to(x: Any, shape: Sequence[int]) -> Tensor:
     """x summed down to ``shape`` (the reverse of broadcasting x from ``shape``)."""
     shape = tuple(shape)
-    x_shape = _shape_of(x, "sum_to")
-    if x_shape == shape:
+    if checks.summed_to(x, shape) == shape:
         return x
-    lead = len(x_shape) - len(shape)
-    if lead < 0 or any(n != 1 and n != m for n, m in zip(shape, x_shape[lead:])):
-        raise ValueError(f"sum_to: a tensor of shape {x_shape} cannot be summed to {shape}")
     return SumTo.apply(x, shape=shape)
 
 
 def squeeze(x: Any, axis: Any = None) -> Tensor:
     """x without the given length-1 axes (all of them when ``axis`` is None)."""
-    shape = _shape_of(x, "squeeze")
-    if axis is None:
-        axes = tuple(i for i, n in enumerate(shape) if n == 1)
-    else:
-        axes = normalize_axes(axis, len(shape), "squeeze")
-        wrong = [a for a in axes if shape[a] != 1]
-        if wrong:
-            raise ValueError(f"squeeze: axis {wrong[0]} of shape {shape} has length "
-                             f"{shape[wrong[0]]}, not 1")
+    shape, axes = checks.squeezed_axes(x, axis)
     return Reshape.apply(x, shape=tuple(n for i, n in enumerate(shape) if i not in axes))
 
 
 def unsqueeze(x: Any, axis: int) -> Tensor:
     """x with a new axis of length 1 at position ``axis``."""
-    shape = _shape_of(x, "unsqueeze")
+    shape = checks.shape_of(x, "unsqueeze")
     new_axis = normalize_axes(axis, len(shape) + 1, "unsqueeze")[0]
     return Reshape.apply(x, shape=shape[:new_axis] + (1,) + shape[new_axis:])
 
 
 def flatten(x: Any, start_axis: int = 0, end_axis: int = -1) -> Tensor:
     """x with axes ``start_axis`` to ``end_axis`` (inclusive) merged into one."""
-    shape = _shape_of(x, "flatten")
+    shape = checks.shape_of(x, "flatten")
     if len(shape) == 0:
         return Reshape.apply(x, shape=(1,))
-    start = normalize_axes(start_axis, len(shape), "flatten")[0]
-    end = normalize_axes(end_axis, len(shape), "flatten")[0]
-    if start > end:
-        raise ValueError(f"flatten: start_axis {start_axis} comes after end_axis {end_axis}")
+    start, end = checks.flattened_axes(shape, start_axis, end_axis)
     merged = math.prod(shape[start:end + 1])
     return Reshape.apply(x, shape=shape[:start] + (merged,) + shape[end + 1:])
 
@@ -261,25 +210,14 @@ def getitem(x: Any, index: Any) -> Tensor:
     return GetItem.apply(x, index=_plain_index(index))
 
 
-def _joinable(xs: Sequence[Any], op: str) -> None:
-    if not isinstance(xs, (list, tuple)) or len(xs) == 0:
-        raise TypeError(f"{op}: expected a non-empty sequence of tensors")
-
-
 def concatenate(xs: Sequence[Any], axis: int = 0) -> Tensor:
     """The tensors joined along an existing axis."""
-    _joinable(xs, "concatenate")
-    if len(_shape_of(xs[0], "concatenate")) == 0:
-        raise ValueError("concatenate: 0-d tensors cannot be concatenated; use stack")
-    axis = normalize_axes(axis, len(_shape_of(xs[0], "concatenate")), "concatenate")[0]
-    return Concatenate.apply(*xs, axis=axis)
+    return Concatenate.apply(*xs, axis=checks.join_axis(xs, axis, "concatenate"))
 
 
 def stack(xs: Sequence[Any], axis: int = 0) -> Tensor:
     """The tensors (all of one shape) joined along a new axis."""
-    _joinable(xs, "stack")
-    axis = normalize_axes(axis, len(_shape_of(xs[0], "stack")) + 1, "stack")[0]
-    return Stack.apply(*xs, axis=axis)
+    return Stack.apply(*xs, axis=checks.join_axis(xs, axis, "stack"))
 
 
 def clone(x: Any) -> Tensor:

@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 
 from .. import functional as F
-from ..functional.layers import check_floating
+from .._checks import check_floating
+from ..functional.elementwise import checked_leaky_relu
 from ..tensor import Tensor
 from .module import Module, real_number
 
@@ -47,8 +48,7 @@ class LeakyReLU(Module):
         self.negative_slope = slope
 
     def forward(self, x: Tensor) -> Tensor:
-        check_floating(x, "LeakyReLU")
-        return F.leaky_relu(x, self.negative_slope)
+        return checked_leaky_relu(x, self.negative_slope, "LeakyReLU")
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"

@@ -5,7 +5,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..functional.layers import check_floating, checked_batch_norm
+from ..functional.normalization import checked_batch_norm
 from ..tensor import Tensor
 from .module import Module, floating_dtype, positive_int, real_number
 from .parameter import Parameter
@@ -55,26 +55,10 @@ class _BatchNorm(Module):
             self.num_batches_tracked[...] = 0
 
     def forward(self, x: Tensor) -> Tensor:
-        data = x.data if isinstance(x, Tensor) else x       # no property calls on the hot path
-        if type(data) is not np.ndarray or data.dtype.kind != "f" or \
-                data.ndim not in self.ranks or data.shape[1] != self.num_features:
-            self._check_input(x)                    # raises, or an unusual but valid input
         return checked_batch_norm(x, self.running_mean, self.running_var, self.weight,
                                   self.bias, self.training, self.momentum, self.eps,
-                                  self.num_batches_tracked, type(self).__name__)
-
-    def _check_input(self, x: Any) -> None:
-        """The checks of ``forward``'s input, one by one with their own messages."""
-        name = type(self).__name__
-        check_floating(x, name)
-        shape = x.data.shape if isinstance(x, Tensor) else x.shape
-        if len(shape) not in self.ranks:
-            raise ValueError(f"{name}: expected an input of shape {self.layout}, got shape "
-                             f"{shape}")
-        if shape[1] != self.num_features:
-            raise ValueError(f"{name}: expected {self.num_features} channels in axis 1 of an "
-                             f"input of shape {self.layout}, got {shape[1]} (input shape "
-                             f"{shape})")
+                                  self.num_batches_tracked, type(self).__name__,
+                                  (self.ranks, self.layout, self.num_features))
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "

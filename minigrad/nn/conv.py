@@ -6,7 +6,9 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from ..functional.conv import IntOrPair, as_pair, check_pool_padding, checked_conv2d, checked_pool2d
+from .._checks import as_pair
+from .._checks import pool_padding as check_pool_padding
+from ..functional.conv import IntOrPair, checked_conv2d, checked_pool2d
 from ..tensor import Tensor
 from .linear import init_weight
 from .module import Module, floating_dtype, positive_int

@@ -6,7 +6,7 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from ..functional.layers import checked_affine
+from ..functional.linear import checked_affine
 from ..tensor import Tensor
 from . import init as nn_init
 from .module import Module, floating_dtype, positive_int

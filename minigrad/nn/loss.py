@@ -4,18 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..functional.layers import checked_softmax_cross_entropy
-from ..functional.losses import mse_loss
+from .._checks import check_reduction
+from ..functional.losses import checked_softmax_cross_entropy, mse_loss
 from ..tensor import Tensor
 from .module import Module
-
-
-def _check_reduction(reduction: str, layer: str) -> str:
-    """``reduction``, if it is one of 'mean', 'sum', 'none'; else a ValueError naming ``layer``."""
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"{layer}: reduction must be 'mean', 'sum' or 'none', got "
-                         f"{reduction!r}")
-    return reduction
 
 
 class SoftmaxCrossEntropy(Module):
@@ -33,7 +25,8 @@ class SoftmaxCrossEntropy(Module):
 
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
-        self.reduction = _check_reduction(reduction, "SoftmaxCrossEntropy")
+        check_reduction(reduction, "SoftmaxCrossEntropy")
+        self.reduction = reduction
 
     def forward(self, logits: Tensor, target: Any) -> Tensor:
         return checked_softmax_cross_entropy(logits, target, self.reduction,
@@ -52,7 +45,8 @@ class MSELoss(Module):
 
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
-        self.reduction = _check_reduction(reduction, "MSELoss")
+        check_reduction(reduction, "MSELoss")
+        self.reduction = reduction
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002 (torch's name)
         return mse_loss(input, target, self.reduction)

@@ -7,6 +7,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
+from .. import _checks as checks
 from .._checks import real_number  # noqa: F401  (re-exported for the layers)
 from ..tensor import Tensor, _HookHandle
 from .parameter import Parameter
@@ -308,28 +309,12 @@ class Module:
         for key, value in state_dict.items():
             if key not in targets:
                 continue
-            target = targets[key][0]
-            target = target.data if targets[key][3] else target
-            try:
-                array = value.data if isinstance(value, Tensor) else np.asarray(value)
-            except ValueError as error:      # a ragged list
-                problems.append(f"bad value for {key}: {error}")
-                continue
-            if array.dtype.kind not in "fiub":
-                problems.append(f"bad value for {key}: expected a numeric array, got "
-                                f"{type(value).__name__} (dtype {array.dtype})")
-            elif array.shape != target.shape:
-                problems.append(f"size mismatch for {key}: expected shape {target.shape}, got "
-                                f"{array.shape}")
-            elif not np.can_cast(array.dtype, target.dtype, "same_kind"):
-                problems.append(f"dtype mismatch for {key}: cannot cast {array.dtype} to "
-                                f"{target.dtype}")
-            elif _out_of_range(array, target.dtype):
-                problems.append(f"value out of range for {key}: {array.dtype} values beyond "
-                                f"the range of {target.dtype} (they would not be stored as "
-                                "they are)")
-            else:
+            target, _, _, is_param = targets[key]
+            array, problem = checks.state_value(key, value, target.data if is_param else target)
+            if problem is None:
                 arrays[key] = array
+            else:
+                problems.append(problem)
         if problems:
             raise ValueError(f"{type(self).__name__}.load_state_dict: error(s) in loading the "
                              "state dict (nothing was changed):\n  " + "\n  ".join(problems))
@@ -362,21 +347,6 @@ class Module:
 
 def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
-
-
-def _out_of_range(array: np.ndarray, dtype: np.dtype) -> bool:
-    """Whether casting ``array`` (of a same-kind dtype) to ``dtype`` overflows: a finite value
-    that becomes ±inf, or an integer outside the target's range."""
-    if array.size == 0 or np.can_cast(array.dtype, dtype, "safe"):
-        return False
-    if dtype.kind == "f":
-        with np.errstate(over="ignore"):
-            cast = array.astype(dtype)
-        return bool(np.any(np.isinf(cast) & np.isfinite(array)))
-    if dtype.kind in "iu" and array.dtype.kind in "iu":
-        info = np.iinfo(dtype)
-        return bool(array.min() < info.min or array.max() > info.max)
-    return False
 
 
 def _as_buffer(array: Any, name: str) -> Optional[np.ndarray]:

@@ -28,8 +28,10 @@ import numpy as np
 from ..functional import arithmetic as _arithmetic
 from ..functional import conv as _conv
 from ..functional import elementwise as _elementwise
-from ..functional import layers as _layers
+from ..functional import linear as _linear
+from ..functional import normalization as _normalization
 from ..functional import reduction as _reduction
+from ..functional import regularization as _regularization
 from ..functional import shape as _shape
 
 Axes = Sequence[Optional[int]]
@@ -278,7 +280,7 @@ MAPPINGS = {
     _conv.Conv2d: Mapping(window("Conv"), image_batch),
     _conv.MaxPool2d: Mapping(window("MaxPool"), image_batch),
     _conv.AvgPool2d: Mapping(window("AveragePool", count_include_pad=1), image_batch),
-    _layers.Affine: Mapping(gemm, rows_batch),
+    _linear.Affine: Mapping(gemm, rows_batch),
     _arithmetic.MatMul: Mapping(same("MatMul"), matmul_batch),
     _arithmetic.Add: Mapping(elementwise("Add"), broadcast_batch),
     _arithmetic.Sub: Mapping(elementwise("Sub"), broadcast_batch),
@@ -296,9 +298,9 @@ MAPPINGS = {
     _elementwise.Log: Mapping(same("Log")),
     _elementwise.Sqrt: Mapping(same("Sqrt")),
     _elementwise.Abs: Mapping(same("Abs")),
-    _layers.LeakyReLU: Mapping(leaky_relu),
-    _layers.BatchNorm: Mapping(batch_normalization, channels_batch),
-    _layers.Dropout: Mapping(dropout),
+    _elementwise.LeakyReLU: Mapping(leaky_relu),
+    _normalization.BatchNorm: Mapping(batch_normalization, channels_batch),
+    _regularization.Dropout: Mapping(dropout),
     _reduction.Softmax: Mapping(along_axis("Softmax")),
     _reduction.LogSoftmax: Mapping(along_axis("LogSoftmax")),
     _shape.Reshape: Mapping(reshape, reshape_batch),

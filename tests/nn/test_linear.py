@@ -63,8 +63,8 @@ def test_fused_affine_equals_composite(case):
 @pytest.mark.parametrize("constant", [None, 0, 1, 2])
 @given(case=affine_case())
 def test_affine_is_twice_differentiable(constant, case):
-    # the backward is an op of its own (AffineBackward) whose backward is checked here, also
-    # when one input is a constant and its gradient is skipped
+    # the backward is written with Tensor ops, so it is differentiated again here, also when
+    # one input is a constant and its gradient is skipped
     inputs = [mg.tensor(a) if i == constant else leaf(a) for i, a in enumerate(case)]
     assert mg.gradgradcheck(F.affine, inputs, seed=2)
 
