@@ -165,7 +165,7 @@ def _train(args: argparse.Namespace, competitors: tuple, log: Any) -> List[Dict[
     """One full training step of each workload and dtype, every competitor interleaved."""
     import numpy as np
 
-    from . import harness, workloads
+    from . import harness, numpy_calls, workloads
     rows = []
     for name in args.workloads:
         workload = _sized(workloads.ALL_WORKLOADS[name], args)
@@ -179,12 +179,14 @@ def _train(args: argparse.Namespace, competitors: tuple, log: Any) -> List[Dict[
                          "median_s": {c: t["median_s"] for c, t in timing.items()},
                          "times_s": {c: t["times_s"] for c, t in timing.items()},
                          "faults_per_step": {c: t["faults_per_call"]
-                                             for c, t in timing.items()}})
+                                             for c, t in timing.items()},
+                         "numpy_calls_per_step": numpy_calls.calls_of(steps)})
     return rows
 
 
 def _overhead(args: argparse.Namespace, competitors: tuple, log: Any) -> List[Dict[str, Any]]:
-    """µs per op of a chain of elementwise ops on shapes (1,) and (100,)."""
+    """µs per op of a chain of elementwise ops on shapes (1,) and (100,), and of chains 10x and
+    100x as long on (100,) (with Python's cyclic collector on, as a user has it)."""
     import numpy as np
 
     from . import harness, overhead
@@ -197,6 +199,12 @@ def _overhead(args: argparse.Namespace, competitors: tuple, log: Any) -> List[Di
         rows.append({"shape": str(shape), "dtype": dtype, "length": args.chain,
                      "us_per_op": {c: t["median_s"] / args.chain * 1e6
                                    for c, t in timing.items()}})
+    for length in (10 * args.chain, 100 * args.chain):   # does the cost per op grow with the
+        log(f"per-op overhead (100,) {dtype}, {length} ops ...")         # graph? (issue 20)
+        chain = {"minigrad": overhead.minigrad_chain((100,), length, np.dtype(dtype))}
+        timing = harness.compare(chain, args.repeat, args.block, settle=args.settle)
+        rows.append({"shape": "(100,)", "dtype": dtype, "length": length,
+                     "us_per_op": {"minigrad": timing["minigrad"]["median_s"] / length * 1e6}})
     return rows
 
 

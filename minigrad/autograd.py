@@ -104,8 +104,10 @@ class Function:
 
     # The structure of the graph lives in slots and survives backward; what forward keeps on
     # the instance (saved arrays, masks) lives in its __dict__, which backward frees.
-    __slots__ = ("inputs", "needs_input_grad", "_seq", "_writes", "_output_refs",
-                 "_output_meta", "_kept_inputs", "__dict__", "__weakref__")
+    # Few objects per node, since Python's cyclic collector walks every live one: one weak
+    # reference for a single output (a tuple of them only for several).
+    __slots__ = ("inputs", "needs_input_grad", "_seq", "_writes", "_outs", "_output_meta",
+                 "_kept_inputs", "__dict__", "__weakref__")
     once_differentiable = False
     backward_arrays: Optional[Callable[..., Any]] = None    # the optional rule on ndarrays
 
@@ -138,7 +140,14 @@ class Function:
     @property
     def output(self) -> Any:
         """The single output Tensor."""
-        return self._output_refs[0]()
+        outs = self._outs
+        return outs() if type(outs) is not tuple else outs[0]()
+
+    @property
+    def _output_refs(self) -> tuple:
+        """Weak references to the outputs, one per output."""
+        outs = self._outs
+        return outs if type(outs) is tuple else (outs,)
 
     @property
     def name(self) -> str:
@@ -177,7 +186,7 @@ class Function:
         if record:
             fn._seq = next(_sequence)
             fn._writes = inplace.write_count    # writes after this one are caught in backward
-            fn._output_refs = (weakref.ref(out),)
+            fn._outs = weakref.ref(out)
         return out
 
     def _record_outputs(self, raw: tuple, record: bool) -> tuple:
@@ -186,15 +195,15 @@ class Function:
         if record:
             self._seq = next(_sequence)
             self._writes = inplace.write_count
-            self._output_refs = tuple(weakref.ref(o) for o in outs)
+            self._outs = tuple(weakref.ref(o) for o in outs)
             self._output_meta = tuple((o.shape, o.dtype) for o in outs)
         return outs
 
     def replace_output(self, old: Any, new: Any) -> None:
         """Make ``new`` this node's output in place of ``old`` (an in-place op moves a tensor
         to another place in the graph)."""
-        self._output_refs = tuple(weakref.ref(new) if ref() is old else ref
-                                  for ref in self._output_refs)
+        refs = tuple(weakref.ref(new) if ref() is old else ref for ref in self._output_refs)
+        self._outs = refs if type(self._outs) is tuple else refs[0]
 
     def mark_recorded_after_writes(self) -> None:
         """Count every in-place write so far as older than this node (an in-place op's own
@@ -206,7 +215,9 @@ class Function:
         arrays and everything forward kept, and keep the structure (op, sequence number,
         outputs, and of each input the leaf itself or, for a tensor made by an op, that op, the
         output's index, shape and dtype), so the graph can still be drawn but holds no
-        intermediate array. ``inputs`` becomes None: a second backward through it raises."""
+        intermediate array. ``inputs`` becomes None: a second backward through it raises.
+        The structure is one flat list per node (a leaf, or an op followed by its output's
+        index, shape and dtype): fewer objects for the cyclic collector to walk."""
         self.__dict__.clear()
         kept = []
         for t in self.inputs:
@@ -214,8 +225,8 @@ class Function:
             if made_by is None:
                 kept.append(t)
             else:
-                index = 0 if len(made_by._output_refs) == 1 else _output_index(t)
-                kept.append((made_by, index, t.data.shape, t.data.dtype))
+                index = 0 if type(made_by._outs) is not tuple else _output_index(t)
+                kept += made_by, index, t.data.shape, t.data.dtype
         self._kept_inputs = kept
         self.inputs = None
 
@@ -230,7 +241,15 @@ class Function:
         leaves and a ``FreedInput`` for each tensor made by an op."""
         if self.inputs is not None:
             return self.inputs
-        return tuple(t if isinstance(t, Tensor) else FreedInput(*t) for t in self._kept_inputs)
+        kept, found, i = self._kept_inputs, [], 0
+        while i < len(kept):
+            if isinstance(kept[i], Tensor):
+                found.append(kept[i])
+                i += 1
+            else:
+                found.append(FreedInput(*kept[i:i + 4]))
+                i += 4
+        return tuple(found)
 
 
 class FreedInput:
@@ -268,8 +287,9 @@ def _wrap_output(array: Any, fn: Optional[Function], record: bool) -> Any:
     out.data = array
     out._grad = None
     out._hooks = None
-    out._version_count = 0
-    out._written = 0
+    out._versions = None
+    if fn is not None and (array.base is not None or fn.inputs and array is fn.inputs[0].data):
+        inplace.share_versions(out, fn.inputs)      # a view: one version counter with its base
     if record and array.dtype.kind == "f":
         out._requires_grad = True
         out.grad_fn = fn
@@ -345,10 +365,10 @@ class Step:
 
     def run(self, fn: Function, pending: dict) -> Optional[tuple]:
         """Gather the gradients of ``fn``'s outputs and call its rule."""
-        refs = fn._output_refs
-        if len(refs) > 1 or fn.inputs is None:
+        out = fn._outs
+        if type(out) is tuple or fn.inputs is None:
             return self.run_in_full(fn, pending)
-        out = refs[0]()
+        out = out()
         grad = pending.pop(out, None)
         if grad is None:                         # a hook rebased it in place meanwhile
             raise RuntimeError(_REBASED.format(op=fn.name))

@@ -2,10 +2,13 @@
 
 Every in-place update bumps the tensor's version counter ``_version``, which also stamps the
 tensor (``_written``) with the count of in-place writes so far (``next_write``, one count for
-the whole process: a tensor may be shared by threads). When an op is recorded, ``Function.apply``
-notes that count (``write_count``); before running that op's backward the engine checks that no
-input or output was stamped later (``check_unmodified``), and one that was raises a RuntimeError
-naming the op and the tensor instead of returning a gradient computed from the wrong values.
+the whole process: a tensor may be shared by threads). A tensor and the tensors that view its
+memory (made by reshape, indexing, transpose, ``detach``...) share one counter (``Versions``),
+so writing the base is seen by a node that recorded a view, and the reverse. When an op is
+recorded, ``Function.apply`` notes that count (``write_count``); before running that op's
+backward the engine checks that no input or output was stamped later (``check_unmodified``),
+and one that was raises a RuntimeError naming the op and the tensor instead of returning a
+gradient computed from the wrong values.
 When no in-place write happened since recording, the check is a single integer comparison.
 
 Three cases, by what the update touches:
@@ -33,6 +36,33 @@ from . import autograd
 from .tensor import Tensor
 
 write_count = 0   # in-place writes so far; read it, only next_write() advances it
+
+
+class Versions:
+    """The version counter of one buffer: ``count`` in-place writes so far, ``written`` the
+    process-wide write count (``write_count``) at the last of them.
+
+    A tensor gets one at its first write, or when another tensor starts viewing its memory
+    (``share_versions``): then the base and its views share the one counter, as in PyTorch,
+    so a write through any of them is seen by a node that recorded any other.
+    """
+
+    __slots__ = ("count", "written")
+
+    def __init__(self, count: int = 0, written: int = 0) -> None:
+        self.count, self.written = count, written
+
+
+def share_versions(view: Tensor, inputs: tuple) -> None:
+    """Give ``view`` the version counter of the input whose memory its array views (the output
+    of reshape, indexing, transpose... on plain arrays: NumPy returns views)."""
+    for tensor in inputs:
+        if np.may_share_memory(view.data, tensor.data):
+            versions = tensor._versions
+            if versions is None:
+                versions = tensor._versions = Versions()
+            view._versions = versions
+            return
 
 
 def next_write() -> int:
@@ -141,6 +171,8 @@ def _record(tensor: Tensor, name: str, op: Callable[..., Tensor], args: tuple) -
     args = tuple(old if value is tensor else value for value in args)   # x *= x
     result = _checked(tensor, name, _run(name, op, old, args))   # may raise: nothing changed yet
     _take_place(old, tensor)
+    if old._versions is not None:    # tensor gets a fresh array: its own counter from here on
+        tensor._versions = Versions(old._versions.count, old._versions.written)
     if result.dtype != tensor.dtype:
         result = result.astype(tensor.dtype)
     tensor.data = result.data
@@ -156,8 +188,7 @@ def _split_off(tensor: Tensor) -> Tensor:
     old.data = tensor.data
     old._grad = None
     old._hooks = None
-    old._version_count = tensor._version_count
-    old._written = tensor._written
+    old._versions = tensor._versions   # the old buffer, which views of tensor still see
     old._requires_grad = tensor._requires_grad
     old.grad_fn = tensor.grad_fn
     return old

@@ -83,8 +83,7 @@ class Tensor(TorchStyleMethods):
     and NumPy's spellings.
     """
 
-    __slots__ = ("data", "_grad", "_requires_grad", "grad_fn", "_version_count", "_written",
-                 "_hooks",
+    __slots__ = ("data", "_grad", "_requires_grad", "grad_fn", "_versions", "_hooks",
                  "__weakref__")
     __array_ufunc__ = None       # NumPy never unwraps a Tensor silently: ndarray + Tensor -> Tensor
     __array_priority__ = 1000
@@ -97,8 +96,7 @@ class Tensor(TorchStyleMethods):
         self._grad = None
         self._requires_grad = False
         self.grad_fn = None
-        self._version_count = 0   # in-place writes to this tensor (see _version)
-        self._written = 0         # the global write count at the last of them
+        self._versions = None     # in-place writes to this tensor's memory (see _version)
         self._hooks = None
         if requires_grad:
             self.requires_grad_(True)
@@ -144,15 +142,30 @@ class Tensor(TorchStyleMethods):
 
     @property
     def _version(self) -> int:
-        """How many times this tensor was written in place (``torch.Tensor._version``)."""
-        return self._version_count
+        """How many times this tensor's memory was written in place (``torch.Tensor._version``;
+        a tensor and its views share the count)."""
+        versions = self._versions
+        return 0 if versions is None else versions.count
 
     @_version.setter
     def _version(self, count: int) -> None:
         # Every in-place write bumps this (in-place ops, optimizers, Module.to, nn.init, and
         # code that writes t.data itself): the stamp lets backward see the write.
-        self._version_count = count
-        self._written = inplace.next_write()
+        versions = self._own_versions()
+        versions.count = count
+        versions.written = inplace.next_write()
+
+    @property
+    def _written(self) -> int:
+        """The process-wide in-place write count at the last write to this tensor's memory."""
+        versions = self._versions
+        return 0 if versions is None else versions.written
+
+    def _own_versions(self) -> "inplace.Versions":
+        """This tensor's version counter (shared with its views), made at the first write."""
+        if self._versions is None:
+            self._versions = inplace.Versions()
+        return self._versions
 
     @staticmethod
     def _mark_written(tensors: Sequence["Tensor"]) -> None:
@@ -160,8 +173,9 @@ class Tensor(TorchStyleMethods):
         optimizer step writes every parameter at once)."""
         stamp = inplace.next_write()
         for t in tensors:
-            t._version_count += 1
-            t._written = stamp
+            versions = t._own_versions()
+            versions.count += 1
+            versions.written = stamp
 
     @property
     def is_leaf(self) -> bool:
@@ -194,8 +208,10 @@ class Tensor(TorchStyleMethods):
         return handle
 
     def detach(self) -> "Tensor":
-        """A tensor sharing this one's data, cut off from the graph."""
-        return Tensor(self.data)
+        """A tensor sharing this one's data (and version counter), cut off from the graph."""
+        detached = Tensor(self.data)
+        detached._versions = self._own_versions()
+        return detached
 
     # -- array-like properties ---------------------------------------------------------------
     @property

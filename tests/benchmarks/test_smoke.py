@@ -110,7 +110,8 @@ def test_smoke_run_writes_every_section(tmp_path, capsys):
         assert all(t > 0 for t in row["median_s"].values())
         if "sklearn" in results["settings"]["competitors"]:   # it has no BatchNorm or Dropout
             assert ("sklearn" in row["median_s"]) == (row["workload"] in ("W2", "W3"))
-    assert [row["shape"] for row in results["overhead"]] == ["(1,)", "(100,)"]
+    assert [(row["shape"], row["length"]) for row in results["overhead"]] == [
+        ("(1,)", 10), ("(100,)", 10), ("(100,)", 100), ("(100,)", 1000)]
     assert all(us > 0 for row in results["overhead"] for us in row["us_per_op"].values())
     for row in results["digits"]:
         for fit in row["fits"].values():
@@ -125,6 +126,9 @@ def test_smoke_run_writes_every_section(tmp_path, capsys):
     assert run.main(["--from-json", str(path), "--markdown"]) == 0
     markdown = capsys.readouterr().out
     assert "| workload | dtype | numpy ms | minigrad ms" in markdown
+    assert "NumPy calls: minigrad / floor |" in markdown
+    for row in results["train"]:        # the floor and minigrad each make some NumPy calls
+        assert all(row["numpy_calls_per_step"][c] > 5 for c in ("numpy", "minigrad"))
     assert all(f >= 0 for row in results["train"] for f in row["faults_per_step"].values())
 
     readme = tmp_path / "README.md"
@@ -231,3 +235,16 @@ def test_the_backward_split_times_each_rule_once_even_when_a_subclass_inherits_i
             loss.backward()
         assert spent[Double][1] == 1 and spent[Triple][1] == 1
         assert "backward" not in vars(Triple) and Double.backward is original   # restored
+
+
+def test_the_graph_growth_target_compares_the_longest_chain_with_the_shortest():
+    def row(length, us):
+        return {"shape": "(100,)", "dtype": "float32", "length": length,
+                "us_per_op": {"minigrad": us}}
+    results = {"overhead": [row(1000, 4.0), row(10000, 4.8), row(100000, 5.6)]}
+    checks = {c["target"]: (c["measured"], c["met"]) for c in report.target_checks(results)}
+    assert checks["per-op cost at 100,000 ops <= 1.3x that at 1,000"] == ("1.40x", False)
+    assert checks["per-op cost on (100,) float32 <= 5 µs"] == ("4.00 µs", True)
+    results["overhead"][2] = row(100000, 5.2)
+    checks = {c["target"]: c["met"] for c in report.target_checks(results)}
+    assert checks["per-op cost at 100,000 ops <= 1.3x that at 1,000"] is True
