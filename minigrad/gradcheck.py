@@ -8,9 +8,10 @@ a sum cannot see, such as a softmax backward that returns zeros.
 """
 from __future__ import annotations
 
+import itertools
 import numbers
 import warnings
-from typing import Any, Callable, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -51,6 +52,113 @@ def check_settings(op: str, eps: float, atol: float = 0.0, rtol: float = 0.0,
         raise TypeError(f"{op}: {flag}seed must be an integer, got {seed!r}")
     if isinstance(seed, numbers.Integral) and seed < 0:
         raise ValueError(f"{op}: {flag}seed must be a non-negative integer, got {seed!r}")
+
+
+# -- what each backward itself returned -------------------------------------------------------
+def is_under_test(fn: Any) -> bool:
+    """Whether the checkers hold ``fn``'s backward to the raw-shape rule: every Function defined
+    outside the minigrad package (the user's own ops). minigrad's own broadcasting ops (add,
+    mul, ...) return unreduced gradients on purpose and leave the reduction to the engine's
+    ``sum_to``, as PyTorch's do; a user's backward must reduce its own gradients, or the
+    engine's sum would hide a forgotten ``db = Σ dy`` from every check."""
+    module = type(fn).__module__ or ""
+    return module != "minigrad" and not module.startswith("minigrad.")
+
+
+def _axes_text(axes: Sequence[int]) -> str:
+    return f"axis {axes[0]}" if len(axes) == 1 else f"axes {tuple(axes)}"
+
+
+def _broadcast_axes(grad_shape: Tuple[int, ...], shape: Tuple[int, ...]) -> Optional[list]:
+    """The axes of ``grad_shape`` to sum over to get ``shape`` back (the axes ``shape`` was
+    broadcast over), or None if ``shape`` does not broadcast to ``grad_shape``."""
+    lead = len(grad_shape) - len(shape)
+    if lead < 0 or any(n != 1 and n != m for n, m in zip(shape, grad_shape[lead:])):
+        return None
+    return list(range(lead)) + [lead + i for i, (n, m) in enumerate(zip(shape, grad_shape[lead:]))
+                                if n == 1 and m != 1]
+
+
+def _reduced_over(upstream: Tuple[int, ...], grad_shape: Tuple[int, ...]) -> Optional[list]:
+    """The axes of ``upstream`` that, summed away (with or without keepdims), give
+    ``grad_shape``; None if no set of axes does."""
+    for count in range(1, len(upstream) + 1):
+        for axes in itertools.combinations(range(len(upstream)), count):
+            kept = tuple(1 if i in axes else n for i, n in enumerate(upstream))
+            dropped = tuple(n for i, n in enumerate(upstream) if i not in axes)
+            if grad_shape in (kept, dropped):
+                return list(axes)
+    return None
+
+
+def raw_shape_problem(op: str, index: int, what: str, grad_shape: Tuple[int, ...],
+                      shape: Tuple[int, ...], upstream: Sequence[Tuple[int, ...]]) -> str:
+    """Why a gradient of ``grad_shape`` returned by ``op``'s backward for its input ``index``
+    (of ``shape``, described by ``what``) is wrong, naming the axes to sum over."""
+    head = (f"{op}.backward returned a gradient of shape {grad_shape} for its input {index} of "
+            f"shape {shape}{what}")
+    if len(grad_shape) > 1 and grad_shape == tuple(reversed(shape)):
+        return (f"{head}: it is the transpose of the right shape: a transposed gradient (for "
+                "y = x W the weight gradient is xᵀ·dy, not dyᵀ·x)")
+    if np.prod(grad_shape, dtype=np.int64) == np.prod(shape, dtype=np.int64):
+        return (f"{head}: the right number of values in the wrong shape (a reduction with "
+                "keepdims=True where the input has no such axis, or the reverse?); return it "
+                f"in the shape {shape}")
+    axes = _broadcast_axes(grad_shape, shape) or _reduced_over(grad_shape, shape)
+    if axes:
+        keep = ", with keepdims=True" if len(grad_shape) == len(shape) else ""
+        how = f"sum it over {_axes_text(axes)}{keep}"
+        return (f"{head}: a forgotten broadcast reduction; {how}, the axes the forward "
+                f"broadcast this input over (for a bias: db = Σ dy over the batch). The engine "
+                "would sum it silently, so a backward must return its inputs' shapes itself")
+    for up in upstream:
+        right, wrong = _broadcast_axes(up, shape), _reduced_over(up, grad_shape)
+        if right and wrong and right != wrong:
+            return (f"{head}: summed over the wrong axis; it is the upstream gradient {up} "
+                    f"summed over {_axes_text(wrong)}, but this input was broadcast over "
+                    f"{_axes_text(right)}: sum over {_axes_text(right)} instead")
+    return f"{head}: a backward must return one gradient of each input's shape"
+
+
+class RawGradientWatch:
+    """Context manager that looks at what each backward returned before the engine sums it
+    to its input's shape (``minigrad.autograd.observe_backward``).
+
+    Only Functions ``is_under_test`` are held to the rule that a gradient has its input's
+    shape; ``labels`` maps ``id(tensor)`` to a description such as " (parameter 'bias')".
+    After the block, ``problem()`` is the first mistake seen, or "".
+    """
+
+    def __init__(self, labels: Optional[Dict[int, str]] = None) -> None:
+        self.labels = labels or {}
+        self.problems: List[str] = []
+        self._observer = autograd.observe_backward(self._record)
+
+    def __enter__(self) -> "RawGradientWatch":
+        self._observer.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._observer.__exit__(*exc_info)
+
+    def _record(self, fn: Any, grad_outputs: Sequence[Any], grad_inputs: Any) -> None:
+        if self.problems or not is_under_test(fn):
+            return
+        raw = grad_inputs if isinstance(grad_inputs, tuple) else (grad_inputs,)
+        upstream = [np.shape(g.data if isinstance(g, Tensor) else g) for g in grad_outputs]
+        for index, (tensor, g) in enumerate(zip(fn.inputs, raw)):
+            if g is None or not isinstance(tensor, Tensor) or not tensor.requires_grad:
+                continue
+            shape = np.shape(g.data if isinstance(g, Tensor) else g)
+            if shape != tensor.shape:
+                what = self.labels.get(id(tensor), "")
+                self.problems.append(raw_shape_problem(fn.name, index, what, shape,
+                                                       tensor.shape, upstream))
+                return
+
+    def problem(self) -> str:
+        """The first gradient of a wrong shape seen, explained; "" if none."""
+        return self.problems[0] if self.problems else ""
 
 
 def _outputs_of(f: Callable, inputs: Sequence[Any]) -> Tuple[Any, ...]:
@@ -169,6 +277,72 @@ def _explain_mismatch(index: int, x: Tensor, out_index: int, analytic: np.ndarra
     return "\n".join(lines)
 
 
+KEEPDIMS_HINT = ("a reduction in backward (a mean or sum over an axis) that dropped its axis "
+                 "(keepdims=False), so that it broadcasts back against the input correctly "
+                 "only when the other axis has length 1, as for a batch of one? Use "
+                 "keepdims=True")
+
+
+def _analytic_vjp(y: Tensor, diff_inputs: Sequence[Tuple[int, Tensor]],
+                  v: np.ndarray) -> Tuple[tuple, str]:
+    """vᵀ ∂y/∂x for every input, and the first problem seen in what a backward returned
+    before the engine touched it (a gradient of another shape than its input) or ""."""
+    watch = RawGradientWatch({id(x): f" (input {i} of f)" for i, x in diff_inputs})
+    try:
+        with watch:
+            analytic = autograd.grad(y, [x for _, x in diff_inputs], Tensor(v),
+                                     retain_graph=True, allow_unused=True)
+    except ValueError as error:
+        if watch.problem() or "broadcast" not in str(error):
+            return (), watch.problem() or f"backward raised ValueError: {error}"
+        return (), f"backward raised ValueError: {error}\n  likely cause: {KEEPDIMS_HINT}"
+    except Exception:                          # noqa: BLE001  (explained if we can)
+        if not watch.problem():
+            raise
+        return (), watch.problem()
+    return analytic, watch.problem()
+
+
+def _forgotten_input(f: Callable, inputs: Sequence[Any], index: int, analytic: np.ndarray,
+                     weights: Sequence[Any], eps: float, atol: float, rtol: float) -> str:
+    """A hint if the analytic gradient of input ``index`` is the true one at a point where some
+    other input is all 1 or all 0: a backward that forgets that input (dx of a LayerNorm
+    without γ is right only while γ = 1)."""
+    for j, other in enumerate(inputs):
+        if j == index or not isinstance(other, Tensor) or other.dtype.kind != "f":
+            continue
+        original = other.data.copy()
+        for value in (1.0, 0.0):
+            if np.all(original == value):
+                continue
+            other.data[...] = value
+            try:
+                numeric = _central_difference(f, inputs, inputs[index].data, weights, eps)
+            finally:
+                other.data[...] = original
+            if np.allclose(analytic, numeric, rtol=rtol, atol=atol):
+                return (f"\n  likely cause: the analytic gradient is the right one for input "
+                        f"{j} = {value:g}: does the backward of input {index} use input {j}? "
+                        f"(it is right only while input {j} is {value:g}, a common initial "
+                        "value)")
+    return ""
+
+
+def _mismatch(f: Callable, inputs: Sequence[Any], input_: Tuple[int, Tensor], out_index: int,
+              analytic: np.ndarray, numeric: np.ndarray, weights: Sequence[Any],
+              settings: Tuple[float, float, float]) -> str:
+    """The message for a gradient that disagrees: where, how much, a kink or a likely cause."""
+    (i, x), (eps, atol, rtol) = input_, settings
+    wrong = ~np.isclose(analytic, numeric, rtol=rtol, atol=atol)
+    coarse = _central_difference(f, inputs, x.data, weights, eps * 100)
+    kink = not np.allclose(coarse, numeric, rtol=rtol, atol=atol) or \
+        _at_kink(f, inputs, x.data, weights, eps, wrong)
+    message = _explain_mismatch(i, x, out_index, analytic, numeric, atol, rtol, kink)
+    if not kink:
+        message += _forgotten_input(f, inputs, i, analytic, weights, eps, atol, rtol)
+    return message
+
+
 def _fail(message: str, raise_exception: bool) -> bool:
     if raise_exception:
         raise GradcheckError(message)
@@ -207,30 +381,12 @@ def gradcheck(f: Callable, inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
     for k, y in enumerate(outputs):
         if not isinstance(y, Tensor) or not y.requires_grad:
             continue
-        v = rng.standard_normal(y.shape).astype(y.dtype)
-        v_before = v.copy()
-        analytic = autograd.grad(y, [x for _, x in diff_inputs], Tensor(v), retain_graph=True,
-                                 allow_unused=True)
-        if not np.array_equal(v, v_before):
-            return _fail(f"gradcheck: backward modified the upstream gradient of output {k} in "
-                         "place; a backward must treat its incoming gradient as read-only",
-                         raise_exception)
-        weights = [v if j == k else None for j in range(len(outputs))]
-        for (i, x), g in zip(diff_inputs, analytic):
-            g = np.zeros_like(x.data) if g is None else g.data
-            if g.shape != x.shape or g.dtype != x.dtype:
-                return _fail(f"gradcheck: the gradient of input {i} has shape {g.shape} and "
-                             f"dtype {g.dtype}, expected {x.shape} {x.dtype}", raise_exception)
-            numeric = _central_difference(f, inputs, x.data, weights, eps)
-            checked_any = True
-            all_zero &= bool(np.all(np.abs(g) <= atol) and np.all(np.abs(numeric) <= atol))
-            if not np.allclose(g, numeric, rtol=rtol, atol=atol):
-                wrong = ~np.isclose(g, numeric, rtol=rtol, atol=atol)
-                coarse = _central_difference(f, inputs, x.data, weights, eps * 100)
-                kink = not np.allclose(coarse, numeric, rtol=rtol, atol=atol) or \
-                    _at_kink(f, inputs, x.data, weights, eps, wrong)
-                return _fail(_explain_mismatch(i, x, k, g, numeric, atol, rtol, kink),
-                             raise_exception)
+        message, zero = _check_output(f, inputs, len(outputs), k, y, diff_inputs, rng,
+                                      (eps, atol, rtol))
+        if message:
+            return _fail(message, raise_exception)
+        checked_any = True
+        all_zero &= zero
     if not checked_any:
         raise ValueError("gradcheck: no output of f requires grad, so there is nothing to check")
     if all_zero:
@@ -238,6 +394,34 @@ def gradcheck(f: Callable, inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
                       "one through a normalisation? a function that ignores its input?)",
                       GradcheckWarning, stacklevel=2)
     return True
+
+
+def _check_output(f: Callable, inputs: Sequence[Any], n_outputs: int, k: int, y: Tensor,
+                  diff_inputs: Sequence[Tuple[int, Tensor]], rng: np.random.Generator,
+                  settings: Tuple[float, float, float]) -> Tuple[str, bool]:
+    """Check every input's gradient through output k; returns (what is wrong or "", whether
+    every gradient compared was ≈ 0)."""
+    eps, atol, rtol = settings
+    v = rng.standard_normal(y.shape).astype(y.dtype)
+    v_before = v.copy()
+    analytic, problem = _analytic_vjp(y, diff_inputs, v)
+    if problem:
+        return f"gradcheck: {problem}", False
+    if not np.array_equal(v, v_before):
+        return (f"gradcheck: backward modified the upstream gradient of output {k} in place; a "
+                "backward must treat its incoming gradient as read-only"), False
+    weights = [v if j == k else None for j in range(n_outputs)]
+    all_zero = True
+    for (i, x), g in zip(diff_inputs, analytic):
+        g = np.zeros_like(x.data) if g is None else g.data
+        if g.shape != x.shape or g.dtype != x.dtype:
+            return (f"gradcheck: the gradient of input {i} has shape {g.shape} and dtype "
+                    f"{g.dtype}, expected {x.shape} {x.dtype}"), False
+        numeric = _central_difference(f, inputs, x.data, weights, eps)
+        all_zero &= bool(np.all(np.abs(g) <= atol) and np.all(np.abs(numeric) <= atol))
+        if not np.allclose(g, numeric, rtol=rtol, atol=atol):
+            return _mismatch(f, inputs, (i, x), k, g, numeric, weights, settings), False
+    return "", all_zero
 
 
 def gradgradcheck(f: Callable, inputs: Any, grad_outputs: Any = None, eps: float = 1e-6,
@@ -272,5 +456,33 @@ def gradgradcheck(f: Callable, inputs: Any, grad_outputs: Any = None, eps: float
         return tuple(g if g is not None else Tensor(np.zeros(x.shape))
                      for g, x in zip(grads, wrt))
 
+    cut_off: List[str] = []
+    with autograd.observe_backward(lambda fn, gys, gxs: _note_cut_off(fn, gys, gxs, cut_off)):
+        first_derivatives(*inputs, *vs)
+    if cut_off:
+        names = ", ".join(dict.fromkeys(cut_off))
+        return _fail(f"gradgradcheck: {names}.backward returned a gradient that is not on the "
+                     "tape (computed with NumPy on .data, or wrapped in a new Tensor), so it "
+                     "cannot be differentiated a second time (its part of the second derivative "
+                     f"would be lost). Either write {names}.backward with Tensor ops (then "
+                     "higher-order gradients come for free), or mark the op "
+                     "`once_differentiable = True` (then a second derivative through it raises "
+                     "a clear error instead of giving a wrong number)", raise_exception)
     return gradcheck(first_derivatives, tuple(inputs) + tuple(vs), eps=eps, atol=atol,
                      rtol=rtol, raise_exception=raise_exception, seed=seed)
+
+
+def _note_cut_off(fn: Any, grad_outputs: Sequence[Any], grad_inputs: Any,
+                  found: List[str]) -> None:
+    """Note ``fn``'s name if, with its upstream gradient on the tape (create_graph), it returned
+    a non-zero gradient that is not: a backward in raw NumPy, not once_differentiable."""
+    if fn.once_differentiable or \
+            not any(isinstance(g, Tensor) and g.requires_grad for g in grad_outputs):
+        return                       # (a once-differentiable op raises when differentiated)
+    raw = grad_inputs if isinstance(grad_inputs, tuple) else (grad_inputs,)
+    for tensor, g in zip(fn.inputs, raw):
+        if g is None or not tensor.requires_grad or (isinstance(g, Tensor) and g.requires_grad):
+            continue
+        if np.any(np.asarray(g.data if isinstance(g, Tensor) else g) != 0):
+            found.append(fn.name)
+            return

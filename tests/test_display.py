@@ -89,9 +89,11 @@ def test_a_layer_check_report_shows_as_a_table():
     rows = cells(report._repr_html_())
     assert rows[0] == ["gradient", "shape", "max abs err", "max rel err", "max |grad|",
                        "at a kink"]
-    assert [r[0] for r in rows[1:]] == [g.name for g in report.gradients]
-    assert len(rows) == 1 + len(report.gradients) >= 3       # the input, weight and bias
-    for row, g in zip(rows[1:], report.gradients):
+    n = 1 + len(report.gradients)                  # at the initial, then the random parameters
+    assert [r[0] for r in rows[1:n]] == [g.name for g in report.gradients]
+    assert rows[n] == rows[0] and [r[0] for r in rows[n + 1:]] == ["input", "weight", "bias"]
+    assert len(rows) == 2 * n and n >= 4             # the input, weight and bias
+    for row, g in zip(rows[1:n] + rows[n + 1:], report.gradients + report.random_gradients):
         assert row[1] == str(g.shape) and float(row[2]) == pytest.approx(g.max_abs_error,
                                                                        rel=0.01, abs=1e-300)
     page = report._repr_html_()

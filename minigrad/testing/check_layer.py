@@ -20,16 +20,19 @@ import copy
 import re
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from .. import autograd
 from .._display import html_list, html_table
 from ..autograd import Function
-from ..gradcheck import GradcheckError, GradcheckWarning, check_settings, numerical_gradient
+from ..gradcheck import (GradcheckError, GradcheckWarning, RawGradientWatch, check_settings,
+                         numerical_gradient)
 from ..random import default_rng, manual_seed
 from ..tensor import Tensor
+from .parameters import (ParameterValuesError, draw_parameters, explain_at_random,
+                         failing_gradient, given_parameters, neutral_values)
 
 __all__ = ["check_layer", "LayerCheckReport", "GradientCheck"]
 
@@ -65,6 +68,8 @@ class LayerCheckReport:
     checks: List[str] = field(default_factory=list)
     notes: List[str] = field(default_factory=list)
     vacuous: bool = False
+    random_gradients: List[GradientCheck] = field(default_factory=list)
+    parameters: str = "none"
 
     @property
     def errors(self) -> dict:
@@ -75,13 +80,13 @@ class LayerCheckReport:
         outputs = ", ".join(str(s) for s in self.output_shapes)
         lines = [f"check_layer: {self.layer} passed on an input of shape {self.input_shape} "
                  f"(output {outputs})"]
-        width = max([len("gradient")] + [len(g.name) for g in self.gradients])
-        lines.append(f"  {'gradient':<{width}}  {'shape':<14} {'max abs err':>11}  "
-                     f"{'max rel err':>11}  {'max |grad|':>10}")
-        for g in self.gradients:
-            kinks = f"  ({g.kinks} at a kink)" if g.kinks else ""
-            lines.append(f"  {g.name:<{width}}  {str(g.shape):<14} {g.max_abs_error:>11.2e}  "
-                         f"{g.max_rel_error:>11.2e}  {g.max_gradient:>10.3g}{kinks}")
+        lines.append(f"  parameters: {self.parameters}")
+        if self.random_gradients:
+            lines.append("  at the initial parameters:")
+        lines.extend(_table(self.gradients))
+        if self.random_gradients:
+            lines.append("  at the random parameters:")
+            lines.extend(_table(self.random_gradients))
         lines.append("  checks passed:")
         lines.extend(f"    - {check}" for check in self.checks)
         if self.notes:
@@ -95,13 +100,32 @@ class LayerCheckReport:
 
     def _repr_html_(self) -> str:
         outputs = ", ".join(str(s) for s in self.output_shapes)
-        rows = [(g.name, g.shape, f"{g.max_abs_error:.2e}", f"{g.max_rel_error:.2e}",
-                 f"{g.max_gradient:.3g}", g.kinks) for g in self.gradients]
-        table = html_table(("gradient", "shape", "max abs err", "max rel err", "max |grad|",
-                            "at a kink"), rows,
+        header = ("gradient", "shape", "max abs err", "max rel err", "max |grad|", "at a kink")
+
+        def rows(gradients: List[GradientCheck]) -> list:
+            return [(g.name, g.shape, f"{g.max_abs_error:.2e}", f"{g.max_rel_error:.2e}",
+                     f"{g.max_gradient:.3g}", g.kinks) for g in gradients]
+
+        table = html_table(header, rows(self.gradients),
                            caption=f"check_layer: {self.layer} passed on an input of shape "
-                                   f"{self.input_shape} (output {outputs})")
+                                   f"{self.input_shape} (output {outputs}); parameters: "
+                                   f"{self.parameters}")
+        if self.random_gradients:
+            table += html_table(header, rows(self.random_gradients),
+                                caption="at the random parameters")
         return table + html_list("checks passed", self.checks) + html_list("notes", self.notes)
+
+
+def _table(gradients: List[GradientCheck]) -> List[str]:
+    """The rows of a report's table of errors."""
+    width = max([len("gradient")] + [len(g.name) for g in gradients])
+    lines = [f"  {'gradient':<{width}}  {'shape':<14} {'max abs err':>11}  {'max rel err':>11}  "
+             f"{'max |grad|':>10}"]
+    for g in gradients:
+        kinks = f"  ({g.kinks} at a kink)" if g.kinks else ""
+        lines.append(f"  {g.name:<{width}}  {str(g.shape):<14} {g.max_abs_error:>11.2e}  "
+                     f"{g.max_rel_error:>11.2e}  {g.max_gradient:>10.3g}{kinks}")
+    return lines
 
 
 # -- the layer under test --------------------------------------------------------------------
@@ -121,35 +145,47 @@ def _layer_name(layer: Any) -> str:
 
 
 class _Subject:
-    """The layer in one dtype, evaluated with randomness and buffers reset before every call."""
+    """The layer in one dtype, evaluated with randomness and buffers reset before every call;
+    ``values`` (name -> array) replace the initial values of those parameters."""
 
-    def __init__(self, layer: Any, dtype: Any, seed: int, params: bool) -> None:
+    def __init__(self, layer: Any, dtype: Any, seed: int, params: bool,
+                 values: Optional[Dict[str, np.ndarray]] = None) -> None:
         self.seed = seed
+        self.values = values
         self.params: List[Tuple[str, Tensor]] = []
+        self.named: List[Tuple[str, Tensor]] = []
         self.module = None
         self._buffers: dict = {}
         self._generators: list = []
         if isinstance(layer, type) and issubclass(layer, Function):
             self.forward: Callable = layer.apply
         elif _is_module(layer):
-            module = copy.deepcopy(layer)            # the user's layer is never touched
-            module.to(dtype)
-            self.module = self.forward = module
-            named = list(module.named_parameters())
-            if params:
-                self.params = [(name, p) for name, p in named if p.requires_grad]
-            names = {name for name, _ in named}
-            self._buffers = {key: np.array(value, copy=True)
-                             for key, value in module.state_dict().items() if key not in names}
-            modules = module.modules() if hasattr(module, "modules") else [module]
-            self._generators = [(g, copy.deepcopy(g.bit_generator.state))
-                                for m in modules for g in vars(m).values()
-                                if isinstance(g, np.random.Generator)]
+            self._adopt(copy.deepcopy(layer), dtype, params)   # the user's layer is untouched
         elif callable(layer) and not isinstance(layer, type):
             self.forward = layer
         else:
             raise TypeError(f"check_layer: layer must be a Module instance, a Function subclass "
                             f"or a callable, got {layer!r}")
+
+    def _adopt(self, module: Any, dtype: Any, params: bool) -> None:
+        """Take a copy of a Module: cast it, set the given parameter values, note its
+        parameters, buffers and generators."""
+        module.to(dtype)
+        self.module = self.forward = module
+        named = list(module.named_parameters())
+        self.named = [(name, p) for name, p in named if p.requires_grad and p.dtype.kind == "f"]
+        for name, p in self.named:
+            if self.values is not None and name in self.values:
+                p.data[...] = self.values[name]               # cast to p's dtype
+        if params:
+            self.params = list(self.named)
+        names = {name for name, _ in named}
+        self._buffers = {key: np.array(value, copy=True)
+                         for key, value in module.state_dict().items() if key not in names}
+        modules = module.modules() if hasattr(module, "modules") else [module]
+        self._generators = [(g, copy.deepcopy(g.bit_generator.state))
+                            for m in modules for g in vars(m).values()
+                            if isinstance(g, np.random.Generator)]
 
     def reset(self) -> None:
         """Reseed minigrad's generator, rewind the layer's own generators, restore buffers."""
@@ -256,7 +292,8 @@ def _explain_backward_error(error: Exception, name: str, names: dict) -> Gradche
     """Turn a failure inside backward into a readable GradcheckError."""
     match = _SHAPE_ERROR.match(str(error))
     if match is None:
-        return _fail(name, f"backward raised {type(error).__name__}: {error}")
+        hint = f"\n  likely cause: {_KEEPDIMS}" if "broadcast" in str(error) else ""
+        return _fail(name, f"backward raised {type(error).__name__}: {error}{hint}")
     where, got, want = match.groups()
     got_t, want_t = ast.literal_eval(got), ast.literal_eval(want)
     if got_t == tuple(reversed(want_t)) and len(got_t) > 1:
@@ -300,11 +337,17 @@ class _Run:
         outputs = self.subject(x)
         ys = [outputs[k] for k in self.picked]
         before = [vk.copy() for vk in v]
+        watch = RawGradientWatch({id(t): f" ({_what(label)})" for label, t in wrt})
         try:
-            grads = autograd.grad(ys, [t for _, t in wrt], [Tensor(vk) for vk in v],
-                                  retain_graph=walk, allow_unused=True)
+            with watch:
+                grads = autograd.grad(ys, [t for _, t in wrt], [Tensor(vk) for vk in v],
+                                      retain_graph=walk, allow_unused=True)
         except Exception as error:     # noqa: BLE001  (reported with the layer's name)
+            if watch.problem():
+                raise _fail(self.name, watch.problem()) from None
             raise _explain_backward_error(error, self.name, self.shape_names()) from error
+        if watch.problem():
+            raise _fail(self.name, watch.problem())
         if any(not np.array_equal(vk, b) for vk, b in zip(v, before)):
             raise _fail(self.name, "backward modified the upstream gradient in place (its "
                                    "incoming gradient changed during backward); a backward "
@@ -322,11 +365,13 @@ class _Run:
             result.append(g)
         return result
 
-    def weighted(self, x: Optional[Tensor] = None) -> np.ndarray:
+    def weighted(self, x: Optional[Tensor] = None,
+                 v: Optional[Sequence[np.ndarray]] = None) -> np.ndarray:
         """⟨v, y(x)⟩ summed over the outputs, evaluated without recording."""
         with autograd.no_grad():
             outputs = self.subject(self.x if x is None else x)
-        return np.asarray(sum(np.vdot(vk, outputs[k].data) for vk, k in zip(self.v, self.picked)))
+        v = self.v if v is None else v
+        return np.asarray(sum(np.vdot(vk, outputs[k].data) for vk, k in zip(v, self.picked)))
 
 
 def _same(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> bool:
@@ -364,20 +409,23 @@ def _check_linear(run: _Run, grads: List[np.ndarray]) -> None:
                                   "all ones, the book's dout=1) or use it non-linearly?")
 
 
-def _one_sided(run: _Run, t: Tensor, index: tuple, h: float) -> Tuple[float, float]:
-    """Left and right difference quotients of ⟨v, y⟩ along element ``index`` of t."""
+def _one_sided(run: _Run, t: Tensor, index: tuple, h: float,
+               at: Tuple[Optional[Tensor], Any] = (None, None)) -> Tuple[float, float]:
+    """Left and right difference quotients of ⟨v, y⟩ along element ``index`` of t (at the
+    input and upstream gradient ``at``, by default the run's)."""
     original = t.data[index]
-    centre = float(run.weighted())
+    centre = float(run.weighted(*at))
     t.data[index] = original + h
-    plus = float(run.weighted())
+    plus = float(run.weighted(*at))
     t.data[index] = original - h
-    minus = float(run.weighted())
+    minus = float(run.weighted(*at))
     t.data[index] = original
     return (centre - minus) / h, (plus - centre) / h
 
 
 def _kinks(run: _Run, t: Tensor, bad: np.ndarray, analytic: np.ndarray, eps: float,
-           atol: float, rtol: float) -> np.ndarray:
+           atol: float, rtol: float, at: Tuple[Optional[Tensor], Any] = (None, None)
+           ) -> np.ndarray:
     """Which disagreeing elements sit at a kink, with the analytic value a one-sided one.
 
     At a kink the left and right derivatives differ (ReLU at 0: 0 and 1) and the central
@@ -386,7 +434,7 @@ def _kinks(run: _Run, t: Tensor, bad: np.ndarray, analytic: np.ndarray, eps: flo
     """
     kink = np.zeros(bad.shape, dtype=bool)
     for index in map(tuple, np.argwhere(bad)):
-        left, right = _one_sided(run, t, index, eps)
+        left, right = _one_sided(run, t, index, eps, at)
         size = max(abs(left), abs(right))
         if abs(left - right) <= 1e3 * eps * (1 + size):
             continue                                     # smooth here: a real mismatch
@@ -490,15 +538,12 @@ def _compare(run: _Run, grads: List[np.ndarray], eps: float, atol: float,
     return table, total_kinks
 
 
-def _check_new_input(run: _Run, layer: Any, seed: int, eps: float, atol: float,
-                     rtol: float) -> None:
-    """On a second, different input the gradient is still right (no stale cache).
-
-    Checks the directional derivative along a random direction u of every tensor:
-    Σ⟨gₜ, uₜ⟩ against (⟨v, y(θ + h u)⟩ − ⟨v, y(θ − h u)⟩) / 2h.
-    """
-    x2 = Tensor(_other_input(run.x.data, run.rng), requires_grad=True)
-    grads = run.vjp(run.v, x2)
+def _directional(run: _Run, x2: Tensor, v: Sequence[np.ndarray], eps: float, atol: float,
+                 rtol: float) -> Optional[Tuple[float, float]]:
+    """Σ⟨gₜ, uₜ⟩ against (⟨v, y(θ + h u)⟩ − ⟨v, y(θ − h u)⟩) / 2h along a random direction u of
+    the input x2 and every parameter checked; None if they agree (or differ at a kink), else
+    (analytic, numerical)."""
+    grads = run.vjp(v, x2)
     tensors = [x2] + [p for _, p in run.subject.params]
     directions = [run.rng.standard_normal(t.shape) for t in tensors]
     analytic = float(sum(np.vdot(g, u) for g, u in zip(grads, directions)))
@@ -507,29 +552,51 @@ def _check_new_input(run: _Run, layer: Any, seed: int, eps: float, atol: float,
     def shifted(h: float) -> float:
         for t, start, u in zip(tensors, originals, directions):
             t.data[...] = start + h * u
-        value = float(run.weighted(x2))
+        value = float(run.weighted(x2, v))
         for t, start in zip(tensors, originals):
             t.data[...] = start
         return value
 
     plus, minus = shifted(eps), shifted(-eps)
     numeric = (plus - minus) / (2 * eps)
-    if abs(analytic - numeric) > atol + rtol * abs(numeric):
-        centre = shifted(0.0)
-        left, right = (centre - minus) / eps, (plus - centre) / eps
-        size = max(abs(left), abs(right))
-        if abs(left - right) > 1e3 * eps * (1 + size) and \
-                min(left, right) - atol - rtol * size <= analytic <= max(left, right) + atol \
-                + rtol * size:
-            return                         # a kink on the way (x's zeros stay zeros in x2)
+    if abs(analytic - numeric) <= atol + rtol * abs(numeric):
+        return None
+    centre = shifted(0.0)
+    left, right = (centre - minus) / eps, (plus - centre) / eps
+    if abs(left - right) > 1e3 * eps * (1 + max(abs(left), abs(right))) and \
+            _right_apart_from_kinks(run, x2, v, grads, (eps, atol, rtol)):
+        return None                        # a kink on the way (x's zeros stay zeros in x2)
+    return analytic, numeric
+
+
+def _right_apart_from_kinks(run: _Run, x2: Tensor, v: Sequence[np.ndarray],
+                            grads: List[np.ndarray], settings: Tuple[float, float, float]
+                            ) -> bool:
+    """Whether, at x2, every element of every gradient matches central differences except
+    those at a kink: the careful check when the directional one crossed a kink."""
+    eps, atol, rtol = settings
+    for t, analytic in zip([x2] + [p for _, p in run.subject.params], grads):
+        numeric = numerical_gradient(lambda _: run.weighted(x2, v), t, eps=eps)
+        bad = np.abs(analytic - numeric) > atol + rtol * np.abs(numeric)
+        if bad.any() and not _kinks(run, t, bad, analytic, eps, atol, rtol, (x2, v))[bad].all():
+            return False
+    return True
+
+
+def _check_new_input(run: _Run, layer: Any, seed: int, eps: float, atol: float,
+                     rtol: float) -> None:
+    """On a second, different input the gradient is still right (no stale cache)."""
+    x2 = Tensor(_other_input(run.x.data, run.rng), requires_grad=True)
+    wrong = _directional(run, x2, run.v, eps, atol, rtol)
+    if wrong is not None:
         raise _fail(run.name, f"the gradient is wrong on a second, different input of the same "
                               f"shape (directional derivative along a random direction: "
-                              f"analytic {analytic:.6g} vs numerical {numeric:.6g}), although "
+                              f"analytic {wrong[0]:.6g} vs numerical {wrong[1]:.6g}), although "
                               "it was right on the first: backward uses a stale cache from an "
                               "earlier call (saved on the class or the module instead of the "
                               "Function instance?)")
     if run.subject.module is not None:
-        fresh = _Subject(layer, np.float64, seed, params=False)
+        fresh = _Subject(layer, np.float64, seed, params=False, values=run.subject.values)
         expected = fresh(Tensor(x2.data))
         outputs = run.subject(x2)
         if not _same([outputs[k].data for k in run.picked],
@@ -539,9 +606,51 @@ def _check_new_input(run: _Run, layer: Any, seed: int, eps: float, atol: float,
                                   "stale cache)")
 
 
-def _check_float32(layer: Any, x: np.ndarray, name: str, seed: int, params: bool) -> str:
+_KEEPDIMS = ("a reduction in backward (a mean or sum over an axis) that dropped its axis "
+             "(keepdims=False), so that it broadcasts back against the input correctly only "
+             "when the other axis has length 1, as for a batch of one? Use keepdims=True")
+
+
+def _check_other_batch(run: _Run, eps: float, atol: float, rtol: float) -> str:
+    """The gradient is right on a batch of another size too (axis 0 of the input longer by
+    2): a keepdims slip can be right for a batch of one only. Returns a note if the layer does
+    not take such a batch (its forward raises), "" if checked."""
+    x = run.x.data
+    if x.ndim < 2:
+        return ""
+    n, m = x.shape[0], x.shape[0] + 2
+    shape = (m,) + x.shape[1:]
+    values = run.rng.choice(x.reshape(-1), size=shape) * run.rng.uniform(0.5, 1.0, size=shape)
+    x3 = Tensor(values, requires_grad=True)
+    try:
+        with autograd.no_grad():
+            outputs = run.subject(x3)
+    except Exception as error:                 # noqa: BLE001  (a layer for one batch size)
+        return (f"not checked on a batch of another size: the layer raised on an input of "
+                f"shape {shape} ({type(error).__name__}: {error})")
+    v = [run.rng.standard_normal(outputs[k].shape) for k in run.picked]
+    where = f"right on a batch of {n} (input {x.shape}) but"
+    try:
+        wrong = _directional(run, x3, v, eps, atol, rtol)
+    except GradcheckError as error:
+        text = str(error).replace(f"check_layer: {run.name}: ", "", 1)
+        hint = "" if "likely cause" in text else f"\n  likely cause: {_KEEPDIMS}"
+        raise _fail(run.name, f"the gradient is {where} backward fails on a batch of {m} (input "
+                              f"{shape}): {text}{hint}") from None
+    if wrong is not None:
+        cause = _KEEPDIMS if n == 1 else ("a factor 1/N or a reduction over the wrong axis, "
+                                          "right only for this batch size?")
+        raise _fail(run.name, f"the gradient is {where} wrong on a batch of {m} (input {shape}; "
+                              f"directional derivative along a random direction: analytic "
+                              f"{wrong[0]:.6g} vs numerical {wrong[1]:.6g})\n  likely cause: "
+                              f"{cause}")
+    return ""
+
+
+def _check_float32(layer: Any, x: np.ndarray, name: str, seed: int, params: bool,
+                   values: Optional[Dict[str, np.ndarray]] = None) -> str:
     """float32 in gives float32 out and float32 gradients; returns a note if not accepted."""
-    subject = _Subject(layer, np.float32, seed, params)
+    subject = _Subject(layer, np.float32, seed, params, values)
     x32 = Tensor(x.astype(np.float32), requires_grad=True)
     try:
         outputs = subject(x32)
@@ -561,8 +670,9 @@ def _check_float32(layer: Any, x: np.ndarray, name: str, seed: int, params: bool
 
 
 # -- the public entry point ------------------------------------------------------------------
-def check_layer(layer: Any, x: Any, *, params: bool = True, eps: float = 1e-6,
-                atol: float = 1e-5, rtol: float = 1e-3, seed: int = 0) -> LayerCheckReport:
+def check_layer(layer: Any, x: Any, *, params: Union[bool, Mapping[str, Any]] = True,
+                eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
+                seed: int = 0) -> LayerCheckReport:
     """Check a layer's backward pass, in float64, against central differences and more.
 
     For a seeded random upstream gradient v of the output y, the analytic vector-Jacobian
@@ -570,17 +680,24 @@ def check_layer(layer: Any, x: Any, *, params: bool = True, eps: float = 1e-6,
     match the central differences ``(⟨v, y(x + h eᵢ)⟩ − ⟨v, y(x − h eᵢ)⟩) / 2h`` elementwise
     within ``atol + rtol·|numerical|`` (h = ``eps``). Also checked:
 
+    - what each of the layer's own ``Function.backward`` returned, before the engine sums a
+      broadcast gradient back to its input's shape: a gradient of another shape than its input
+      (a forgotten ``db = Σ dy``) is an error naming the axes to sum over;
     - backward is linear in v, leaves v unchanged, and returns gradients of each tensor's
       shape and dtype (every op on the tape, in its inputs' dtype);
-    - a second call gives the same output and gradients, and on a different input the
-      gradient is still right (no stale cache);
-    - float32 in gives float32 out (skipped, with a note, if float32 raises TypeError).
+    - a second call gives the same output and gradients, and on a different input, and on a
+      batch of another size (axis 0 longer by 2), the gradient is still right;
+    - float32 in gives float32 out (skipped, with a note, if float32 raises TypeError);
+    - all of the gradient checks again at parameters drawn at random (seeded, same shapes and
+      dtypes, ``± s·u`` with u ~ U[0.5, 1.5] and s the RMS of the initial values; a parameter
+      that is all positive, or named like a scale or variance, is drawn positive), because a
+      backward that forgets γ is right while γ = 1 (see ``minigrad.testing.parameters``).
 
     The layer is never modified: a Module is deep-copied and cast with ``.to(np.float64)``;
     minigrad's generator is reseeded with ``seed`` before every evaluation (so a dropout mask
     is the same each time) and restored afterwards; buffers (BatchNorm's running statistics)
     and the copy's own generators are reset before every evaluation. The cost is two forward
-    passes per element of the input and of every parameter: use small layers and inputs.
+    passes per element of the input and of every parameter, twice: use small layers and inputs.
 
     Parameters
     ----------
@@ -589,22 +706,28 @@ def check_layer(layer: Any, x: Any, *, params: bool = True, eps: float = 1e-6,
         tuple of them.
     x : array_like, Tensor or tuple of ints
         An example input, or a shape (a tuple of ints) to draw standard normal values in.
-    params : bool
-        Also check every parameter's gradient (Modules only).
+    params : bool or dict
+        True: check every parameter's gradient (Modules), at the initial values and at random
+        ones. False: only the input's gradient (still at both). A dict ``{name: value}``
+        (a number fills the parameter): check at these values only, for a parameter with a
+        constraint the random draw cannot know; the report says nothing was varied.
     eps, atol, rtol : float
         Step of the central differences and the tolerances.
     seed : int
-        Seeds the upstream gradient, the second input and minigrad's generator.
+        Seeds the upstream gradient, the second input, the random parameters and minigrad's
+        generator.
 
     Returns
     -------
     LayerCheckReport
-        Per-gradient max abs/rel errors, the checks passed and notes.
+        Per-gradient max abs/rel errors (at the initial and at the random parameters), the
+        checks passed and notes.
 
     Raises
     ------
     GradcheckError
-        With a readable explanation (which gradient, the worst element, a likely cause).
+        With a readable explanation (which gradient, the worst element, a likely cause, and
+        whether it failed at the initial parameters or only at the random ones).
 
     Warns
     -----
@@ -615,6 +738,9 @@ def check_layer(layer: Any, x: Any, *, params: bool = True, eps: float = 1e-6,
     check_settings("check_layer", eps, atol, rtol, seed)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"check_layer: seed must be an integer, got {seed!r}")
+    if not isinstance(params, (bool, Mapping)):
+        raise TypeError(f"check_layer: params must be True, False or a dict of parameter "
+                        f"values, got {params!r}")
     name = _layer_name(layer)
     array = _example_input(x, seed)
     saved_state = copy.deepcopy(default_rng().bit_generator.state)
@@ -624,9 +750,104 @@ def check_layer(layer: Any, x: Any, *, params: bool = True, eps: float = 1e-6,
         default_rng().bit_generator.state = saved_state     # the user's random stream goes on
 
 
-def _check(layer: Any, array: np.ndarray, name: str, params: bool, eps: float, atol: float,
-           rtol: float, seed: int) -> LayerCheckReport:
-    subject = _Subject(layer, np.float64, seed, params)
+def _check(layer: Any, array: np.ndarray, name: str, params: Union[bool, Mapping[str, Any]],
+           eps: float, atol: float, rtol: float, seed: int) -> LayerCheckReport:
+    """The initial (or given) parameters, then random ones."""
+    checked = params is not False
+    given = None
+    if isinstance(params, Mapping):
+        named = _Subject(layer, np.float64, seed, params=True).named
+        if not named and params:
+            raise ParameterValuesError(f"check_layer: params= gives values, but {name} has "
+                                       "no parameters to set (only a Module has)")
+        given = given_parameters(named, params)
+    subject = _Subject(layer, np.float64, seed, checked, given)
+    neutral = neutral_values(subject.named)
+    try:
+        report = _check_at(subject, layer, array, name, eps, atol, rtol, seed)
+    except GradcheckError as error:
+        if not subject.named:
+            raise
+        where = "the given" if given is not None else "the initial"
+        at = f" ({', '.join(neutral)})" if neutral else ""
+        raise GradcheckError(f"{error}\n  (found at {where} parameters{at})") from None
+    names = ", ".join(n for n, _ in subject.named)
+    if given is not None:
+        report.parameters = f"given by params= ({names}); not varied"
+        report.notes.append(f"the parameters were not varied: checked only at the values given "
+                            f"by params= ({names})")
+    elif subject.named:
+        values, positive = draw_parameters(subject.named, seed)
+        initial = {n: p.data.copy() for n, p in subject.named
+                   if any(text.startswith(f"{n} = ") for text in neutral)}
+        report.random_gradients = _check_at_random(layer, array, name, checked, values,
+                                                   (eps, atol, rtol), seed, initial)
+        kept = f"; drawn positive: {', '.join(positive)}" if positive else ""
+        report.parameters = f"initial, then drawn at random (seed {seed}{kept})"
+        report.checks.append(f"the gradients also match at parameters drawn at random "
+                             f"(seed {seed}{kept})")
+    return report
+
+
+def _check_at_random(layer: Any, array: np.ndarray, name: str, checked: bool,
+                     values: Dict[str, np.ndarray], settings: Tuple[float, float, float],
+                     seed: int, initial: Dict[str, np.ndarray]) -> List[GradientCheck]:
+    """The gradient checks again at random parameter values; returns their table. ``initial``
+    holds the parameters whose initial elements all shared one value (γ = 1)."""
+    eps, atol, rtol = settings
+    subject = _Subject(layer, np.float64, seed, checked, values)
+    x = Tensor(array.copy(), requires_grad=True)
+    prefix = f"check_layer: {name}: "
+    try:
+        run = _Run(subject, x, name, seed)
+        if not all(np.all(np.isfinite(run.outputs[k].data)) for k in run.picked):
+            raise _fail(name, "the output is not finite")
+    except Exception as error:                     # noqa: BLE001  (explained for the user)
+        text = str(error).replace(prefix, "", 1)
+        raise GradcheckError(f"{prefix}the layer fails at parameters drawn at random (seed "
+                             f"{seed}): {type(error).__name__}: {text}. If a parameter has a "
+                             "constraint the draw cannot know, give its values with "
+                             "params={name: value} (minigrad check: --param NAME=VALUE)") from None
+    try:
+        grads = run.vjp(run.v, walk=True)
+        _check_linear(run, grads)
+        table, _ = _compare(run, grads, eps, atol, rtol)
+        _check_new_input(run, layer, seed, eps, atol, rtol)
+    except GradcheckError as error:
+        neutral = [f"{n} = {float(v.reshape(-1)[0]):g}" for n, v in initial.items()]
+        forgotten = _forgotten(run, failing_gradient(str(error)), initial, settings)
+        raise explain_at_random(error, prefix, neutral, seed, forgotten) from None
+    return table
+
+
+def _forgotten(run: _Run, label: Optional[str], initial: Dict[str, np.ndarray],
+               settings: Tuple[float, float, float]) -> List[str]:
+    """The parameters whose initial value makes the wrong gradient ``label`` right: put back
+    alone, each gives numerical gradients equal to the analytic ones at the random values."""
+    eps, atol, rtol = settings
+    tensors = dict(run.wrt)
+    if label not in tensors:
+        return []
+    position = [key for key, _ in run.wrt].index(label)
+    analytic = run.vjp(run.v)[position]
+    found = []
+    for name, tensor in run.subject.named:
+        if name not in initial or name == label:
+            continue
+        drawn = tensor.data.copy()
+        tensor.data[...] = initial[name]
+        try:
+            numeric = numerical_gradient(lambda _: run.weighted(), tensors[label], eps=eps)
+        finally:
+            tensor.data[...] = drawn
+        if np.allclose(analytic, numeric, rtol=rtol, atol=atol):
+            found.append(name)
+    return found
+
+
+def _check_at(subject: _Subject, layer: Any, array: np.ndarray, name: str, eps: float,
+              atol: float, rtol: float, seed: int) -> LayerCheckReport:
+    """Every check at the subject's parameter values (the initial or given ones)."""
     x = Tensor(array.copy(), requires_grad=True)
     run = _Run(subject, x, name, seed)
     for k in run.picked:
@@ -638,8 +859,8 @@ def _check(layer: Any, array: np.ndarray, name: str, params: bool, eps: float, a
     report = LayerCheckReport(layer=name, input_shape=x.shape,
                               output_shapes=[run.outputs[k].shape for k in run.picked])
     grads = run.vjp(run.v, walk=True)
-    report.checks.append("upstream gradient left unchanged; gradients of the right shapes and "
-                         "dtypes, from every op")
+    report.checks.append("upstream gradient left unchanged; right shapes (as each backward "
+                         "returned them) and dtypes")
     _check_repeatable(run, grads)
     report.checks.append("same output and gradients on a second call")
     _check_linear(run, grads)
@@ -650,11 +871,23 @@ def _check(layer: Any, array: np.ndarray, name: str, params: bool, eps: float, a
                          f"gradients of {labels}")
     _check_new_input(run, layer, seed, eps, atol, rtol)
     report.checks.append("still right on a second, different input (no stale cache)")
-    note = _check_float32(layer, array, name, seed, params)
+    note = _check_other_batch(run, eps, atol, rtol)
+    if note:
+        report.notes.append(note)
+    elif x.ndim >= 2:
+        report.checks.append(f"still right on a batch of {x.shape[0] + 2} (axis 0 longer)")
+    note = _check_float32(layer, array, name, seed, subject.params != [], subject.values)
     if note:
         report.notes.append(note)
     else:
         report.checks.append("float32 in gives float32 out and float32 gradients")
+    _warn_traps(report, grads, kinks, name, atol)
+    return report
+
+
+def _warn_traps(report: LayerCheckReport, grads: List[np.ndarray], kinks: int, name: str,
+                atol: float) -> None:
+    """Notes and warnings for elements at a kink and for a vacuous pass."""
     if kinks:
         message = (f"{kinks} gradient element(s) sit at a kink of a piecewise op (ReLU at 0, "
                    "max at a tie, also inside the layer): the derivative jumps there, so the "
@@ -662,12 +895,11 @@ def _check(layer: Any, array: np.ndarray, name: str, params: bool, eps: float, a
                    "compared; draw inputs away from kinks "
                    "(minigrad.testing.strategies.arrays(away_from=...))")
         report.notes.append(message)
-        warnings.warn(f"check_layer: {name}: {message}", GradcheckWarning, stacklevel=3)
+        warnings.warn(f"check_layer: {name}: {message}", GradcheckWarning, stacklevel=5)
     if all(g.max_gradient <= atol for g in report.gradients) and \
             all(np.all(np.abs(g) <= atol) for g in grads):
         report.vacuous = True
         message = ("the pass is vacuous: every gradient compared is ≈ 0, so it proves nothing "
                    "(a batch of one through a normalisation? a layer that ignores its input?)")
         report.notes.append(message)
-        warnings.warn(f"check_layer: {name}: {message}", GradcheckWarning, stacklevel=3)
-    return report
+        warnings.warn(f"check_layer: {name}: {message}", GradcheckWarning, stacklevel=5)

@@ -8,23 +8,33 @@ NAME is looked up in a Python file (``path/to/layers.py``) or an importable modu
 - a function with no required arguments is a factory and is called; any other function, a
   Module instance or a callable object is the layer itself.
 
+The layer is checked at its initial parameters and at parameters drawn at random (see
+``check_layer``); ``--param NAME=VALUE[,VALUE...]`` gives a parameter's values instead (for a
+constraint the draw cannot know), and then nothing is varied. As with ``python -m``, a module
+is imported from the current folder, and a layer file may import the modules beside it.
+
 The report of ``check_layer`` is printed. Exit status: 0 when the check passes, 1 when it finds
-a problem (or the layer raises), 2 on bad usage (no such file or name, a bad shape).
+a problem (or the layer raises), 2 on bad usage (no such file or name, a bad shape). Output cut
+short by a closed pipe (``| head``) ends quietly.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import inspect
 import os
 import sys
 import warnings
-from typing import Any, Tuple
+from typing import Any, Iterator, Tuple
+
+import numpy as np
 
 from ..autograd import Function
 from ..gradcheck import GradcheckError, check_settings
 from .check_layer import check_layer
+from .parameters import ParameterValuesError
 
 __all__ = ["add_parser", "run"]
 
@@ -42,6 +52,19 @@ def _shape(text: str) -> Tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated positive sizes such as "
                                          f"8,5, got {text!r}")
     return shape
+
+
+def _param(text: str) -> Tuple[str, np.ndarray]:
+    """``NAME=VALUE[,VALUE...]`` as (name, float64 array)."""
+    name, sep, values = text.partition("=")
+    try:
+        array = np.array([float(part) for part in values.split(",")])
+    except ValueError:
+        array = np.array([])
+    if not sep or not name.strip() or not array.size or not np.all(np.isfinite(array)):
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE[,VALUE...] with finite numbers, "
+                                         f"such as beta=1.5 or weight=0.5,1,2, got {text!r}")
+    return name.strip(), array
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -66,6 +89,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     add("--no-params", dest="params", action="store_false",
         help="check only the input's gradient, not the parameters'")
     add("--eval", action="store_true", help="put a Module in eval mode before checking")
+    add("--param", dest="param_values", action="append", type=_param, default=[],
+        metavar="NAME=VALUE[,VALUE...]",
+        help="check at these values of a parameter (one number fills it), e.g. beta=1.5 or "
+             "weight=0.5,1,2; repeat for several. Parameters are then not varied (by default "
+             "they are checked at their initial values and at values drawn at random)")
     parser.set_defaults(run=run)
     return parser
 
@@ -129,37 +157,78 @@ def _build(name: str, obj: Any) -> Any:
     return obj()
 
 
+@contextlib.contextmanager
+def _import_paths(target: str) -> Iterator[None]:
+    """While the layer is loaded and checked: the current folder first on ``sys.path`` (as
+    ``python -m`` has it) and, for a file, its own folder (as ``python file.py`` has it), so
+    that it may import the modules beside it. ``sys.path`` is put back afterwards."""
+    where = target.rpartition(":")[0]
+    folders = [os.getcwd()]
+    if where.endswith(".py") or os.sep in where:
+        folders.insert(0, os.path.dirname(os.path.abspath(where)))
+    saved = list(sys.path)
+    sys.path[:0] = [folder for folder in folders if folder not in sys.path]
+    try:
+        yield
+    finally:
+        sys.path[:] = saved
+
+
+def _emit(text: str, stream: Any) -> None:
+    """Print, and end quietly if the reader has gone (``minigrad check ... | head``)."""
+    try:
+        print(text, file=stream, flush=True)
+    except BrokenPipeError:
+        # send what is still buffered, and the flush at exit, to /dev/null instead of a
+        # "BrokenPipeError ... ignored" message (the recipe of Python's signal module docs)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``minigrad check`` for parsed arguments; returns the exit status."""
+    with _import_paths(args.target):
+        status, text, stream = _run(args)
+    if text:
+        _emit(text, stream)
+    return status
+
+
+def _run(args: argparse.Namespace) -> Tuple[int, str, Any]:
+    """(exit status, what to print, where) for parsed arguments."""
+    def usage(message: str) -> Tuple[int, str, Any]:
+        return 2, f"minigrad check: error: {message}", sys.stderr
+
     try:
         check_settings("minigrad check: error", args.eps, args.atol, args.rtol, args.seed,
                        flag="--")
     except ValueError as error:                    # a meaningless setting: bad usage
-        print(error, file=sys.stderr)
-        return 2
+        return 2, str(error), sys.stderr
+    if args.param_values and not args.params:
+        return usage("--param gives parameter values to check at, --no-params leaves the "
+                     "parameters out: use one of them")
+    params: Any = dict(args.param_values) if args.param_values else args.params
     try:
         name, obj = _load(args.target)
         layer = _build(name, obj)
     except _Usage as error:
-        print(f"minigrad check: error: {error}", file=sys.stderr)
-        return 2
+        return usage(str(error))
     except Exception as error:                     # noqa: BLE001  (the user's code raised)
-        print(f"minigrad check: error: loading {args.target} raised "
-              f"{type(error).__name__}: {error}", file=sys.stderr)
-        return 1
+        return 1, (f"minigrad check: error: loading {args.target} raised "
+                   f"{type(error).__name__}: {error}"), sys.stderr
     if args.eval and hasattr(layer, "eval") and not isinstance(layer, type):
         layer.eval()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")        # the report lists kinks and vacuous passes
-            report = check_layer(layer, args.input_shape, params=args.params, eps=args.eps,
+            report = check_layer(layer, args.input_shape, params=params, eps=args.eps,
                                  atol=args.atol, rtol=args.rtol, seed=args.seed)
     except GradcheckError as error:
-        print(f"FAILED {error}")
-        return 1
+        return 1, f"FAILED {error}", sys.stdout
+    except ParameterValuesError as error:
+        return usage(f"--param: {str(error).replace('check_layer: ', '', 1)}")
     except Exception as error:                     # noqa: BLE001  (the layer raised)
-        print(f"minigrad check: error: {name} raised {type(error).__name__} on an input of "
-              f"shape {args.input_shape}: {error}", file=sys.stderr)
-        return 1
-    print(report)
-    return 0
+        return 1, (f"minigrad check: error: {name} raised {type(error).__name__} on an input "
+                   f"of shape {args.input_shape}: {error}"), sys.stderr
+    return 0, str(report), sys.stdout

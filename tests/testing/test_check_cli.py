@@ -114,7 +114,10 @@ def test_no_params_and_eval(capsys, layers):
     status, out, _ = check(capsys, f"{layers}:Scale", "--input-shape", "2,5", "--no-params",
                            "--eval")
     assert status == 0
-    assert "weight" not in out.split("checks passed")[0]
+    rows = out.split("checks passed")[0].splitlines()
+    assert any(row.startswith("  input ") for row in rows)
+    assert not any(row.startswith("  weight ") for row in rows)   # varied, but not checked
+    assert "drawn at random" in out
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -156,3 +159,114 @@ def test_exit_status_from_the_shell(layers):
     usage = subprocess.run([sys.executable, "-m", "minigrad", "check", "x"],
                            capture_output=True, text=True, cwd=ROOT)
     assert usage.returncode == 2
+
+
+# -- parameters: varied by default, or given with --param ------------------------------------
+def test_parameters_are_varied_and_the_report_says_so(capsys, layers):
+    status, out, _ = check(capsys, f"{layers}:Scale", "--input-shape", "2,5")
+    assert status == 0
+    assert "parameters: initial, then drawn at random (seed 0; drawn positive: weight)" in out
+    assert "at the random parameters:" in out
+
+
+@pytest.mark.parametrize("values", [["--param", "weight=2"],
+                                    ["--param", "weight=0.5,1,1.5,2,2.5"]])
+def test_param_gives_the_values_and_nothing_is_varied(capsys, layers, values):
+    status, out, err = check(capsys, f"{layers}:Scale", "--input-shape", "2,5", *values)
+    assert (status, err) == (0, "")
+    assert "parameters: given by params= (weight); not varied" in out
+    assert "the parameters were not varied" in out
+    assert "at the random parameters" not in out
+
+
+def test_param_values_reach_the_check(capsys, tmp_path):
+    """A layer right only at scale = 1 passes at --param scale=1 and fails at scale=2."""
+    path = tmp_path / "forgets_scale.py"
+    path.write_text(FORGETS_SCALE)
+    status, out, _ = check(capsys, f"{path}:ForgetsScale", "--input-shape", "3,2", "--param",
+                           "scale=1")
+    assert status == 0 and "not varied" in out
+    status, out, _ = check(capsys, f"{path}:ForgetsScale", "--input-shape", "3,2", "--param",
+                           "scale=2")
+    assert status == 1 and "found at the given parameters (scale = 2)" in out
+    status, out, _ = check(capsys, f"{path}:ForgetsScale", "--input-shape", "3,2")
+    assert status == 1
+    assert "passes at the initial parameters (scale = 1) but not at random ones" in out
+
+
+FORGETS_SCALE = '''
+import numpy as np
+import minigrad as mg
+from minigrad import nn
+
+
+class Times(mg.Function):
+    def forward(self, x, scale):
+        return x * scale
+
+    def backward(self, gy):
+        x, scale = self.inputs
+        return gy, (gy * x).sum()              # bug: dx = dy * scale
+
+
+class ForgetsScale(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(np.array(1.0))
+
+    def forward(self, x):
+        return Times.apply(x, self.scale)
+'''
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--param", "weight"], "expected NAME=VALUE"),
+    (["--param", "weight=a,b"], "expected NAME=VALUE"),
+    (["--param", "weight=nan"], "expected NAME=VALUE"),
+    (["--param", "=1"], "expected NAME=VALUE"),
+    (["--param", "nope=1"], "--param: params names ['nope'] that the layer does not have; "
+                            "its parameters are ['weight']"),
+    (["--param", "weight=1,2"], "--param: params['weight'] has 2 values for a parameter of "
+                                "shape (5,)"),
+    (["--param", "weight=1", "--no-params"], "use one of them"),
+])
+def test_bad_param_values_exit_2(capsys, layers, argv, message):
+    status, out, err = check(capsys, f"{layers}:Scale", "--input-shape", "2,5", *argv)
+    assert status == 2 and out == ""
+    assert message in err
+
+
+# -- where layers are imported from ----------------------------------------------------------
+def test_a_module_in_the_current_folder_is_imported_as_python_m_does(tmp_path):
+    (tmp_path / "my_local_layers.py").write_text(LAYERS)
+    # as the installed `minigrad` script runs: the current folder is not on sys.path
+    command = ("import sys; from minigrad.__main__ import main; "
+               "sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
+               "sys.exit(main(['check', 'my_local_layers:Double', '--input-shape', '3,2']))")
+    result = subprocess.run([sys.executable, "-c", command], capture_output=True, text=True,
+                            cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Double passed" in result.stdout
+
+
+def test_a_layer_file_may_import_the_modules_beside_it(tmp_path, capsys):
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "helpers.py").write_text("import numpy as np\n\nSLOPE = 3.0\n")
+    (folder / "layer_file.py").write_text(
+        "import helpers\n\n\ndef triple(x):\n    return x * helpers.SLOPE\n")
+    before = list(sys.path)
+    status, out, err = check(capsys, f"{folder / 'layer_file.py'}:triple", "--input-shape", "2,2")
+    assert (status, err) == (0, "")
+    assert "triple passed" in out
+    assert sys.path == before                           # put back after the command
+
+
+def test_output_cut_by_a_closed_pipe_ends_quietly(layers):
+    process = subprocess.Popen([sys.executable, "-m", "minigrad", "check", f"{layers}:Scale",
+                                "--input-shape", "2,5"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, cwd=ROOT)
+    process.stdout.close()                              # as `| head -0` does, before any output
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 0
+    assert err == b""

@@ -227,12 +227,13 @@ CATALOGUE = {
     "missing 1/N": (lambda: MeanMissingN, (4, 5),
                     r"missing factor 1/N with N = 5 \(axis 1"),
     "forgotten broadcast reduction": (lambda: ChannelBias(3), (2, 3, 4),
-                                      r"shape \(2, 3, 4\) for an input of shape \(3,\) "
-                                      r"\(parameter 'bias'\).*forgotten broadcast reduction"),
+                                      r"shape \(2, 3, 4\) for its input 1 of shape \(3,\) "
+                                      r"\(parameter 'bias'\): a forgotten broadcast reduction; "
+                                      r"sum it over axes \(0, 2\)"),
     "backward ignores the upstream gradient": (lambda: TanhIgnoresUpstream, (4, 3),
                                                r"not linear in the upstream gradient"),
     "transposed weight gradient": (lambda: TransposedLinear(5, 3), (4, 5),
-                                   r"shape \(3, 5\) for an input of shape \(5, 3\) "
+                                   r"shape \(3, 5\) for its input 1 of shape \(5, 3\) "
                                    r"\(parameter 'weight'\).*transposed gradient"),
     "transposed square weight gradient": (lambda: TransposedLinear(4, 4), (3, 4),
                                           r"parameter 'weight'.*is wrong(.|\n)*transpose"),
@@ -387,7 +388,12 @@ def test_report_lists_every_gradient_and_check():
     for word in ("weight", "bias", "max abs err", "backward linear in the upstream gradient",
                  "float32 in gives float32 out", "stale cache"):
         assert word in text
-    assert len(report.checks) == 6
+    assert "still right on a batch of 10 (axis 0 longer)" in report.checks
+    assert report.checks[-1] == ("the gradients also match at parameters drawn at random "
+                                 "(seed 0)")
+    assert [g.name for g in report.random_gradients] == ["input", "weight", "bias"]
+    assert report.parameters == "initial, then drawn at random (seed 0)"
+    assert len(report.checks) == 8
 
 
 def test_params_false_checks_only_the_input():
