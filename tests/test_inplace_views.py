@@ -250,5 +250,5 @@ def test_pytorch_raises_exactly_when_minigrad_does(program):
 
 def _torch_view(torch: Any, name: str, t: Any) -> Any:
     """The PyTorch spelling of each view in ``VIEWS``."""
-    spelled: dict = {"transpose": lambda t: t.permute(*reversed(range(t.ndim)))}
+    spelled: dict = {"transpose": lambda t: t.permute(tuple(reversed(range(t.ndim))))}
     return spelled.get(name, VIEWS[name])(t)
