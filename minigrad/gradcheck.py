@@ -8,6 +8,7 @@ a sum cannot see, such as a softmax backward that returns zeros.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import numbers
 import warnings
@@ -18,6 +19,7 @@ import numpy as np
 from . import autograd
 from ._checks import real_number
 from ._display import html_pre
+from .finite_differences import at_kink, central_difference
 from .tensor import Tensor
 
 
@@ -177,40 +179,9 @@ def _weighted_sum(f: Callable, inputs: Sequence[Any], weights: Sequence[Any]) ->
     return float(sum(np.sum(w * y) for w, y in zip(weights, values) if w is not None))
 
 
-def _shifted_sums(f: Callable, inputs: Sequence[Any], array: np.ndarray,
-                  weights: Sequence[Any], eps: float) -> Tuple[np.ndarray, np.ndarray]:
-    """⟨v, f⟩ with each element of array moved by +eps and by -eps, one at a time."""
-    plus = np.zeros(array.shape, dtype=np.float64)
-    minus = np.zeros(array.shape, dtype=np.float64)
-    for i in np.ndindex(array.shape):   # writes go into the input itself, whatever its layout
-        original = array[i]
-        array[i] = original + eps
-        plus[i] = _weighted_sum(f, inputs, weights)
-        array[i] = original - eps
-        minus[i] = _weighted_sum(f, inputs, weights)
-        array[i] = original
-    return plus, minus
-
-
-def _central_difference(f: Callable, inputs: Sequence[Any], array: np.ndarray,
-                        weights: Sequence[Any], eps: float) -> np.ndarray:
-    """∂⟨v, f⟩/∂array by central differences, one element at a time, restoring each."""
-    plus, minus = _shifted_sums(f, inputs, array, weights, eps)
-    return (plus - minus) / (2 * eps)
-
-
-def _at_kink(f: Callable, inputs: Sequence[Any], array: np.ndarray, weights: Sequence[Any],
-             eps: float, suspects: np.ndarray) -> bool:
-    """Whether the one-sided slopes differ at a suspect element (a kink, not a smooth bend).
-
-    (f(x+h) - f(x))/h - (f(x) - f(x-h))/h is about h·f'' where f is smooth and the jump of the
-    slope at a kink (ReLU at exactly 0, max at a tie), however small h is.
-    """
-    plus, minus = _shifted_sums(f, inputs, array, weights, eps)
-    centre = _weighted_sum(f, inputs, weights)
-    gap = np.abs(plus + minus - 2 * centre) / eps
-    slope = np.abs(plus - minus) / (2 * eps)
-    return bool(np.any((gap > 1e-3 * (1 + slope)) & suspects))
+def _weighted(f: Callable, inputs: Sequence[Any], weights: Sequence[Any]) -> Callable[[], float]:
+    """s = ⟨v, f(inputs)⟩ as a function of no arguments, for the finite differences."""
+    return functools.partial(_weighted_sum, f, inputs, weights)
 
 
 def numerical_gradient(f: Callable, *inputs: Any, eps: float = 1e-6,
@@ -234,8 +205,8 @@ def numerical_gradient(f: Callable, *inputs: Any, eps: float = 1e-6,
         weights = [np.ones_like(outputs[0])]
     else:
         weights = [grad_output.data if isinstance(grad_output, Tensor) else grad_output]
-    grads = tuple(_central_difference(f, inputs, a, weights, eps).astype(a.dtype, copy=False)
-                  for a in arrays)
+    grads = tuple(central_difference(_weighted(f, inputs, weights), a, eps)
+                  .astype(a.dtype, copy=False) for a in arrays)
     return grads[0] if len(grads) == 1 else grads
 
 
@@ -317,7 +288,8 @@ def _forgotten_input(f: Callable, inputs: Sequence[Any], index: int, analytic: n
                 continue
             other.data[...] = value
             try:
-                numeric = _central_difference(f, inputs, inputs[index].data, weights, eps)
+                numeric = central_difference(_weighted(f, inputs, weights), inputs[index].data,
+                                             eps)
             finally:
                 other.data[...] = original
             if np.allclose(analytic, numeric, rtol=rtol, atol=atol):
@@ -334,9 +306,8 @@ def _mismatch(f: Callable, inputs: Sequence[Any], input_: Tuple[int, Tensor], ou
     """The message for a gradient that disagrees: where, how much, a kink or a likely cause."""
     (i, x), (eps, atol, rtol) = input_, settings
     wrong = ~np.isclose(analytic, numeric, rtol=rtol, atol=atol)
-    coarse = _central_difference(f, inputs, x.data, weights, eps * 100)
-    kink = not np.allclose(coarse, numeric, rtol=rtol, atol=atol) or \
-        _at_kink(f, inputs, x.data, weights, eps, wrong)
+    kink = bool(at_kink(_weighted(f, inputs, weights), x.data, analytic, wrong, eps, atol,
+                        rtol)[wrong].all())    # every disagreeing element is at a kink
     message = _explain_mismatch(i, x, out_index, analytic, numeric, atol, rtol, kink)
     if not kink:
         message += _forgotten_input(f, inputs, i, analytic, weights, eps, atol, rtol)
@@ -417,7 +388,7 @@ def _check_output(f: Callable, inputs: Sequence[Any], n_outputs: int, k: int, y:
         if g.shape != x.shape or g.dtype != x.dtype:
             return (f"gradcheck: the gradient of input {i} has shape {g.shape} and dtype "
                     f"{g.dtype}, expected {x.shape} {x.dtype}"), False
-        numeric = _central_difference(f, inputs, x.data, weights, eps)
+        numeric = central_difference(_weighted(f, inputs, weights), x.data, eps)
         all_zero &= bool(np.all(np.abs(g) <= atol) and np.all(np.abs(numeric) <= atol))
         if not np.allclose(g, numeric, rtol=rtol, atol=atol):
             return _mismatch(f, inputs, (i, x), k, g, numeric, weights, settings), False

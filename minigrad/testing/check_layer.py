@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import functools
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -27,8 +28,8 @@ import numpy as np
 from .. import autograd
 from .._display import html_list, html_table
 from ..autograd import Function
-from ..gradcheck import (GradcheckError, GradcheckWarning, RawGradientWatch, check_settings,
-                         numerical_gradient)
+from ..finite_differences import at_kink, central, central_difference, one_sided, slopes_differ
+from ..gradcheck import GradcheckError, GradcheckWarning, RawGradientWatch, check_settings
 from ..random import default_rng, manual_seed
 from ..tensor import Tensor
 from .parameters import (ParameterValuesError, draw_parameters, explain_at_random,
@@ -409,40 +410,6 @@ def _check_linear(run: _Run, grads: List[np.ndarray]) -> None:
                                   "all ones, the book's dout=1) or use it non-linearly?")
 
 
-def _one_sided(run: _Run, t: Tensor, index: tuple, h: float,
-               at: Tuple[Optional[Tensor], Any] = (None, None)) -> Tuple[float, float]:
-    """Left and right difference quotients of ⟨v, y⟩ along element ``index`` of t (at the
-    input and upstream gradient ``at``, by default the run's)."""
-    original = t.data[index]
-    centre = float(run.weighted(*at))
-    t.data[index] = original + h
-    plus = float(run.weighted(*at))
-    t.data[index] = original - h
-    minus = float(run.weighted(*at))
-    t.data[index] = original
-    return (centre - minus) / h, (plus - centre) / h
-
-
-def _kinks(run: _Run, t: Tensor, bad: np.ndarray, analytic: np.ndarray, eps: float,
-           atol: float, rtol: float, at: Tuple[Optional[Tensor], Any] = (None, None)
-           ) -> np.ndarray:
-    """Which disagreeing elements sit at a kink, with the analytic value a one-sided one.
-
-    At a kink the left and right derivatives differ (ReLU at 0: 0 and 1) and the central
-    difference is their mean, which no backward returns; any value between them is a valid
-    (sub)gradient.
-    """
-    kink = np.zeros(bad.shape, dtype=bool)
-    for index in map(tuple, np.argwhere(bad)):
-        left, right = _one_sided(run, t, index, eps, at)
-        size = max(abs(left), abs(right))
-        if abs(left - right) <= 1e3 * eps * (1 + size):
-            continue                                     # smooth here: a real mismatch
-        slack = atol + rtol * size
-        kink[index] = min(left, right) - slack <= analytic[index] <= max(left, right) + slack
-    return kink
-
-
 def _gradient_jumps(run: _Run, grads: List[np.ndarray], eps: float) -> List[np.ndarray]:
     """max |g(θ ± h u) − g(θ)| for a random direction u of every tensor.
 
@@ -501,10 +468,10 @@ def _compare(run: _Run, grads: List[np.ndarray], eps: float, atol: float,
     """Each gradient against central differences; returns the table and the kinks found."""
     table, total_kinks, jumps = [], 0, []
     for position, ((label, t), analytic) in enumerate(zip(run.wrt, grads)):
-        numeric = numerical_gradient(lambda _: run.weighted(), t, eps=eps)
+        numeric = central_difference(run.weighted, t.data, eps)
         error = np.abs(analytic - numeric)
         bad = error > atol + rtol * np.abs(numeric)
-        kink = _kinks(run, t, bad, analytic, eps, atol, rtol) if bad.any() else bad
+        kink = at_kink(run.weighted, t.data, analytic, bad, eps, atol, rtol)
         if (bad & ~kink).any():
             jumps = jumps or _gradient_jumps(run, grads, eps)
             kink = kink | (bad & (jumps[position] > 0.1 * error))
@@ -557,13 +524,10 @@ def _directional(run: _Run, x2: Tensor, v: Sequence[np.ndarray], eps: float, ato
             t.data[...] = start
         return value
 
-    plus, minus = shifted(eps), shifted(-eps)
-    numeric = (plus - minus) / (2 * eps)
+    numeric = central(shifted, eps)
     if abs(analytic - numeric) <= atol + rtol * abs(numeric):
         return None
-    centre = shifted(0.0)
-    left, right = (centre - minus) / eps, (plus - centre) / eps
-    if abs(left - right) > 1e3 * eps * (1 + max(abs(left), abs(right))) and \
+    if slopes_differ(*one_sided(shifted, eps), eps) and \
             _right_apart_from_kinks(run, x2, v, grads, (eps, atol, rtol)):
         return None                        # a kink on the way (x's zeros stay zeros in x2)
     return analytic, numeric
@@ -575,10 +539,11 @@ def _right_apart_from_kinks(run: _Run, x2: Tensor, v: Sequence[np.ndarray],
     """Whether, at x2, every element of every gradient matches central differences except
     those at a kink: the careful check when the directional one crossed a kink."""
     eps, atol, rtol = settings
+    weighted = functools.partial(run.weighted, x2, v)
     for t, analytic in zip([x2] + [p for _, p in run.subject.params], grads):
-        numeric = numerical_gradient(lambda _: run.weighted(x2, v), t, eps=eps)
+        numeric = central_difference(weighted, t.data, eps)
         bad = np.abs(analytic - numeric) > atol + rtol * np.abs(numeric)
-        if bad.any() and not _kinks(run, t, bad, analytic, eps, atol, rtol, (x2, v))[bad].all():
+        if not at_kink(weighted, t.data, analytic, bad, eps, atol, rtol)[bad].all():
             return False
     return True
 
@@ -837,7 +802,7 @@ def _forgotten(run: _Run, label: Optional[str], initial: Dict[str, np.ndarray],
         drawn = tensor.data.copy()
         tensor.data[...] = initial[name]
         try:
-            numeric = numerical_gradient(lambda _: run.weighted(), tensors[label], eps=eps)
+            numeric = central_difference(run.weighted, tensors[label].data, eps)
         finally:
             tensor.data[...] = drawn
         if np.allclose(analytic, numeric, rtol=rtol, atol=atol):
