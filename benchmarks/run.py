@@ -2,7 +2,8 @@
 
 Measures minigrad against the same network written by hand in NumPy (the floor), PyTorch CPU
 and scikit-learn when they are installed, interleaved and repeated in one process, and prints
-medians and ratios; ``--json`` keeps them, ``--markdown`` prints the README's tables, and
+medians and ratios; ``--json`` keeps them, ``--markdown`` prints the tables of
+docs/performance.md (``--update-readme`` writes them there), and
 ``--from-json`` re-renders a saved run without measuring again. ``--smoke`` runs everything once
 at tiny sizes (the test suite does this so the benchmarks cannot rot).
 
@@ -22,6 +23,9 @@ BLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 _REMOVED_ENV = "MINIGRAD_BENCH_REMOVED_ENV"
 COMPETITORS = ("numpy", "minigrad", "torch", "sklearn")
 SECTIONS = ("train", "overhead", "digits", "memory")
+# where --update-readme writes the tables when no file is given: the repository's own page
+PERFORMANCE_DOC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                               "docs", "performance.md")
 
 
 def reexec_without_blas_overrides(argv: Sequence[str], as_module: bool) -> None:
@@ -47,7 +51,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                     "scikit-learn, interleaved in one process; print medians and ratios.",
         epilog="examples: python -m benchmarks --only train --workloads W2 --repeat 5; "
                "python -m benchmarks --profile W1; "
-               "python -m benchmarks --update-readme README.md",
+               "python -m benchmarks --update-readme",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--smoke", action="store_true",
                         help="tiny sizes, one repetition: checks the code runs, measures nothing")
@@ -77,8 +81,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--profile-steps", type=int, default=500,
                         help="minigrad steps under cProfile for --profile")
     parser.add_argument("--markdown", action="store_true", help="print markdown tables")
-    parser.add_argument("--update-readme", metavar="README",
-                        help="also write the markdown between the benchmark markers of README")
+    parser.add_argument("--update-readme", metavar="FILE", nargs="?", const=PERFORMANCE_DOC,
+                        help="also write the markdown between the benchmark markers of FILE "
+                             "(without FILE: the repository's docs/performance.md)")
     parser.add_argument("--threads", type=int,
                         help="limit BLAS (threadpoolctl) and PyTorch to this many threads")
     parser.add_argument("--keep-blas-env", action="store_true",

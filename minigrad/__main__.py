@@ -153,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "(its other options come from DIR/config.json)")
     add("--export", metavar="FILE.onnx",
         help="also write the trained model as ONNX (needs pip install \"minigrad[onnx]\"; "
-             "run it with ONNX Runtime, see the README)")
+             "run it with ONNX Runtime, see docs/onnx.md)")
     add("--data-root", default="~/.cache/minigrad", metavar="DIR",
         help="where MNIST / Fashion-MNIST are cached (default ~/.cache/minigrad)")
     add("--threads", type=_positive_int, default=1, metavar="N",

@@ -153,9 +153,10 @@ def test_optimizer_compare_also_runs_on_mnist_when_it_is_cached(tmp_path):
                           re.M)) == 2
 
 
-def test_the_readmes_brokenlayernorm_message_is_what_the_example_prints():
-    readme = open(os.path.join(os.path.dirname(EXAMPLES), "README.md"), encoding="utf-8").read()
-    block = re.search(r"```\n(check_layer: BrokenLayerNorm: .*?)```", readme, re.S).group(1)
+def test_the_docs_brokenlayernorm_message_is_what_the_example_prints():
+    doc = open(os.path.join(os.path.dirname(EXAMPLES), "docs", "checking.md"),
+               encoding="utf-8").read()
+    block = re.search(r"```\n(check_layer: BrokenLayerNorm: .*?)```", doc, re.S).group(1)
     printed = subprocess.run([sys.executable, os.path.join(EXAMPLES, "custom_layer.py")],
                              capture_output=True, text=True, timeout=120, check=True).stdout
     assert block.strip() in printed

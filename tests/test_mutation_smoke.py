@@ -7,7 +7,8 @@ mutant to the copy (the real files are never touched), runs the op's tests there
 that they fail; the unmutated copy must pass first, so a failure is the mutant's doing.
 
 Run it with ``pytest -m slow tests/test_mutation_smoke.py`` (``setup.cfg`` deselects the
-``slow`` marker by default). For a full mutation study, see README "Mutation testing".
+``slow`` marker by default). For a full mutation study, see docs/checking.md,
+"Mutation testing".
 """
 import os
 import pathlib

@@ -459,12 +459,12 @@ def test_the_default_train_model_runs_in_onnx_runtime_with_its_test_accuracy(cap
     assert f"{correct / len(y_test):.4f}" == printed
     # 4 decimals tell the count apart: 1/359 > 0.0001
     assert round(float(printed) * len(y_test)) == correct
-    # the README's five lines, run where the file is, print that accuracy
-    readme = open(os.path.join(os.path.dirname(os.path.dirname(__file__)), "README.md"),
-                  encoding="utf-8").read()
-    section = readme[readme.index("## Exporting to ONNX"):]
+    # the five lines of docs/onnx.md, run where the file is, print that accuracy
+    doc = open(os.path.join(os.path.dirname(os.path.dirname(__file__)), "docs", "onnx.md"),
+               encoding="utf-8").read()
+    section = doc[doc.index("## Running the file with ONNX Runtime"):]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     assert len(code.strip().splitlines()) == 5
     monkeypatch.chdir(tmp_path)
-    exec(compile(code, "README.md", "exec"), {})
+    exec(compile(code, "docs/onnx.md", "exec"), {})
     assert f"{float(capsys.readouterr().out):.4f}" == printed

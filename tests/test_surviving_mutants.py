@@ -3,8 +3,8 @@
 A sample of 120 mutants of the math in ops, layers, engine, gradcheck, optim and check_layer
 left these alive: each test here is the missing test that kills one (the check_layer ones are in
 ``tests/testing/test_check_layer_parameters.py``). ``tests/test_mutation_smoke.py`` (marked
-slow) shows the suite killing classic mutants of an op; README "Mutation testing" says how to
-run a full study.
+slow) shows the suite killing classic mutants of an op; docs/checking.md, "Mutation testing",
+says how to run a full study.
 """
 import numpy as np
 import pytest

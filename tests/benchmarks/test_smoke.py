@@ -143,6 +143,18 @@ def test_smoke_run_writes_every_section(tmp_path, capsys):
     assert readme.read_text() == "# no markers\n"
 
 
+def test_update_readme_without_a_file_writes_the_performance_page():
+    # the tables live in docs/performance.md; that page has the markers to write between
+    args = run.parse_args(["--update-readme"])
+    page = os.path.join(ROOT, "docs", "performance.md")
+    assert os.path.samefile(args.update_readme, page)
+    with open(page, encoding="utf-8") as f:
+        text = f.read()
+    assert 0 <= text.find(report.README_BEGIN) < text.find(report.README_END)
+    assert run.parse_args(["--update-readme", "other.md"]).update_readme == "other.md"
+    assert run.parse_args([]).update_readme is None
+
+
 def test_script_entry_point_runs_from_a_checkout(tmp_path):
     path = tmp_path / "r.json"
     completed = subprocess.run(

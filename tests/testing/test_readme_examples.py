@@ -1,4 +1,5 @@
-"""The README's hypothesis examples run as written, without a flood of GradcheckWarnings."""
+"""The hypothesis examples of docs/checking.md (moved there from the README) run as written,
+without a flood of GradcheckWarnings."""
 import importlib.util
 import pathlib
 import re
@@ -22,8 +23,8 @@ def _example_module():
 
 
 def _hypothesis_blocks():
-    """The README's ```python blocks that define a hypothesis test."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    """The ```python blocks of docs/checking.md that define a hypothesis test."""
+    text = (ROOT / "docs" / "checking.md").read_text(encoding="utf-8")
     return [block for block in re.findall(r"```python\n(.*?)```", text, re.S)
             if "@given" in block]
 
@@ -33,7 +34,7 @@ def test_the_readme_hypothesis_example_runs_without_warnings(index):
     blocks = _hypothesis_blocks()
     assert len(blocks) == 2
     namespace = {"mg": mg, "my_relu": F.relu, "Swish": _example_module().Swish}
-    exec(compile(blocks[index], f"README.md block {index}", "exec"), namespace)
+    exec(compile(blocks[index], f"docs/checking.md block {index}", "exec"), namespace)
     (test,) = [value for name, value in namespace.items() if name.startswith("test_")]
     with warnings.catch_warnings():
         warnings.simplefilter("error", GradcheckWarning)     # one vacuous pass or kink fails
