@@ -31,6 +31,12 @@ def give_grads(rng, together, alone, skip=()):
         p.grad = q.grad = None if g is None else mg.tensor(g)
 
 
+def step_all(opt, opts):
+    """One step of the optimizer over the group and of each one-parameter optimizer."""
+    for o in (opt, *opts):
+        o.step()
+
+
 def assert_same(together, alone, opt, opts):
     for p, q, o in zip(together, alone, opts):
         np.testing.assert_array_equal(p.data, q.data)
@@ -53,9 +59,7 @@ def test_one_update_for_the_group_gives_the_bits_of_one_per_parameter(make, dtyp
         opt, opts = make(together), [make([q]) for q in alone]
         for _ in range(4):
             give_grads(rng, together, alone)
-            opt.step()
-            for o in opts:
-                o.step()
+            step_all(opt, opts)
     assert_same(together, alone, opt, opts)
 
 
@@ -67,9 +71,7 @@ def test_p_data_is_updated_in_place_and_state_is_a_view_that_edits_reach(make):
     opt, opts = make(together), [make([q]) for q in alone]
     for step in range(5):
         give_grads(rng, together, alone)
-        opt.step()
-        for o in opts:
-            o.step()
+        step_all(opt, opts)
         if step == 1:     # an edit of the state in place, as a user may make it
             for o, pair in ((opt, together), *((o, [q]) for o, q in zip(opts, alone))):
                 for p in pair:
@@ -100,9 +102,7 @@ def test_the_group_falls_back_or_rejoins_without_changing_a_bit(make, case):
             opt.state.clear()
             for o in opts:
                 o.state.clear()
-        opt.step()
-        for o in opts:
-            o.step()
+        step_all(opt, opts)
     assert_same(together, alone, opt, opts)
 
 
