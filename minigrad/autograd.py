@@ -279,7 +279,7 @@ def _explain(fn: Function, tensors: tuple, error: Exception) -> Exception:
     return kind(f"{fn.name}: {message} (inputs: {described})")
 
 
-def _wrap_output(array: Any, fn: Optional[Function], record: bool) -> Any:
+def _wrap_output(array: Any, fn: Function, record: bool) -> Any:
     """An op's output array as a Tensor; recorded outputs point back at their node."""
     if type(array) is not np.ndarray:
         array = np.asarray(array)
@@ -288,7 +288,7 @@ def _wrap_output(array: Any, fn: Optional[Function], record: bool) -> Any:
     out._grad = None
     out._hooks = None
     out._versions = None
-    if fn is not None and (array.base is not None or fn.inputs and array is fn.inputs[0].data):
+    if array.base is not None or fn.inputs and array is fn.inputs[0].data:
         inplace.share_versions(out, fn.inputs)      # a view: one version counter with its base
     if record and array.dtype.kind == "f":
         out._requires_grad = True
@@ -296,6 +296,17 @@ def _wrap_output(array: Any, fn: Optional[Function], record: bool) -> Any:
     else:
         out._requires_grad = False
         out.grad_fn = None
+    return out
+
+
+def _tensor(array: Any) -> Any:
+    """An array (a gradient, a converted input) as a Tensor outside the graph."""
+    if type(array) is not np.ndarray:
+        array = np.asarray(array)               # (an array rule may return a NumPy scalar)
+    out = Tensor.__new__(Tensor)
+    out.data = array
+    out._grad = out._hooks = out._versions = out.grad_fn = None
+    out._requires_grad = False
     return out
 
 
@@ -318,9 +329,9 @@ def _convert(inputs: Sequence[Any]) -> tuple:
             converted.append(x)
         elif like is not None and _is_scalar(x):
             dtype = like.dtype if like.dtype.kind == "f" else np.result_type(like, x)
-            converted.append(_wrap_output(np.array(x, dtype=dtype), None, False))
+            converted.append(_tensor(np.array(x, dtype=dtype)))
         elif type(x) is np.ndarray and x.dtype.kind in "fiub":
-            converted.append(_wrap_output(x, None, False))   # e.g. a mask in a backward
+            converted.append(_tensor(x))                      # e.g. a mask in a backward
         else:
             converted.append(Tensor(x))
     return tuple(converted)
@@ -331,17 +342,6 @@ def _is_scalar(x: Any) -> bool:
     if type(x) in (int, float, bool):
         return True
     return isinstance(x, (np.generic, np.ndarray)) and x.ndim == 0 and x.dtype.kind in "fiub"
-
-
-def _wrap_grads(arrays: Any) -> tuple:
-    """What a ``backward_arrays`` returned, each array as a Tensor (None stays None), as a
-    tuple: a one-input op may return its gradient alone."""
-    if type(arrays) is not tuple:
-        return (None if arrays is None else _wrap_output(arrays, None, False),)
-    grads = []                               # (a loop: faster than a comprehension here)
-    for array in arrays:
-        grads.append(None if array is None else _wrap_output(array, None, False))
-    return tuple(grads)
 
 
 # -- the backward engine ---------------------------------------------------------------------
@@ -361,11 +361,15 @@ class Step:
     what to add into each leaf's ``.grad``. This plain Step is a first-order backward with
     nothing watching, with a short path for the usual node (one output). The extras subclass it
     and override ``gather`` or ``call`` (``minigrad/watch.py``, ``minigrad/gradients.py``).
-    The short path runs an op's ``backward_arrays`` when it has one (this Step runs only when
-    the backward is not differentiated: grad mode is off).
+    This Step runs only when the backward is not differentiated (grad mode is off), so the
+    gradients waiting in ``pending`` are plain ndarrays (``holds``): the short path runs an
+    op's ``backward_arrays`` when it has one and passes its arrays on as they are; a Tensor is
+    made only for a Tensor rule, a hook and a leaf's ``.grad``. The extras keep Tensors.
     Tensor hooks and the in-place check are part of every Step: one attribute test and one
     integer comparison per node.
     """
+
+    holds: type = np.ndarray                     # what ``pending`` holds in this backward
 
     def run(self, fn: Function, pending: dict) -> Optional[tuple]:
         """Gather the gradients of ``fn``'s outputs and call its rule."""
@@ -377,13 +381,13 @@ class Step:
         if grad is None:                         # a hook rebased it in place meanwhile
             raise RuntimeError(_REBASED.format(op=fn.name))
         if out._hooks:
-            grad = hooks.run(out, grad)
+            grad = hooks.run(out, _tensor(grad)).data
         if fn._writes != inplace.write_count:    # (after the hooks: they may write too)
             inplace.check_unmodified(fn)
         if fn.backward_arrays is None:
-            in_grads = fn.backward(grad)
+            in_grads = fn.backward(_tensor(grad))
         else:                                    # no graph is built here: the array rule
-            in_grads = _wrap_grads(fn.backward_arrays(grad.data))
+            in_grads = fn.backward_arrays(grad)
         if type(in_grads) is not tuple or len(in_grads) != len(fn.inputs):
             in_grads = checked_count(fn, in_grads)
         return in_grads
@@ -409,10 +413,10 @@ class Step:
         for index, (out, grad) in enumerate(zip(outputs, found)):
             if grad is None:
                 shape, dtype = fn._output_meta[index]
-                grad = Tensor(np.zeros(shape, dtype=dtype))
+                grad = np.zeros(shape, dtype=dtype)
             elif out._hooks:
-                grad = hooks.run(out, grad)
-            grads.append(grad)
+                grad = hooks.run(out, grad if type(grad) is Tensor else _tensor(grad))
+            grads.append(grad if type(grad) is Tensor else _tensor(grad))
         return outputs, grads
 
     def call(self, fn: Function, grads: list) -> tuple:
@@ -433,17 +437,18 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
     (default: the plain one, or ``watch.Watched`` when something watches) is the hook point.
     """
     step = step or (watch.Watched(create_graph) if watch.watching(create_graph) else _PLAIN)
+    kind = step.holds    # ndarray or Tensor: what the gradients in ``pending`` are
     pending: dict = {}   # tensor -> the sum of the gradients that reached it so far
     queue: list = []     # heap of (-seq, node): the newest node comes out first
     leaves: list = []    # tensors without a node that received a gradient
     mode = _grad_enabled.set(create_graph)   # rules record only when backward is differentiated
     try:
-        _send(roots, root_grads, "backward", pending, queue, leaves)
+        _send(roots, root_grads, "backward", pending, queue, leaves, kind)
         while queue:
             fn = heapq.heappop(queue)[1]         # the newest node with gradients waiting
             in_grads = step.run(fn, pending)     # gather its outputs' gradients, call its rule
             if in_grads is not None:             # (None: nothing to do, or mg.grad skips it)
-                _send(fn.inputs, in_grads, fn, pending, queue, leaves)
+                _send(fn.inputs, in_grads, fn, pending, queue, leaves, kind)
                 if not retain_graph:
                     fn.free_saved()
         _accumulate(leaves, pending, root_grads, step)
@@ -452,15 +457,18 @@ def run_backward(roots: Sequence[Any], root_grads: Sequence[Any], *, retain_grap
 
 
 def _send(tensors: Sequence[Any], grads: Sequence[Any], source: Any, pending: dict,
-          queue: list, leaves: list) -> None:
+          queue: list, leaves: list, kind: type) -> None:
     """Add each gradient to the one waiting at its tensor; at a tensor's first gradient, queue
-    the node that made it (or note the leaf). ``source`` names who computed the gradients."""
+    the node that made it (or note the leaf). ``source`` names who computed the gradients;
+    ``kind`` (ndarray or Tensor) is what ``pending`` holds."""
     for tensor, grad in zip(tensors, grads):
         if grad is None or not tensor._requires_grad:
             continue
-        if type(grad) is not Tensor or grad.data.shape != tensor.data.shape or \
-                grad.data.dtype is not tensor.data.dtype:
+        if type(grad) is not kind or grad.shape != tensor.data.shape or \
+                grad.dtype is not tensor.data.dtype:
             grad = sum_and_cast(grad, tensor, source)
+            if kind is not Tensor:
+                grad = grad.data
         total = pending.get(tensor)
         if total is not None:
             pending[tensor] = total + grad
@@ -475,36 +483,36 @@ def _send(tensors: Sequence[Any], grads: Sequence[Any], source: Any, pending: di
 
 def _accumulate(leaves: list, pending: dict, root_grads: Sequence[Any], step: Step) -> None:
     """Add each leaf's total gradient into its ``.grad``."""
-    given = {id(g) for g in root_grads}      # gradient Tensors someone else holds already
+    given = {id(g.data) for g in root_grads}     # gradient arrays someone else holds already
     for leaf in leaves:
         grad = pending.pop(leaf, None)
         if grad is None:                     # taken already: a node still lists it as an output
             continue
-        grad = step.leaf(leaf, grad)
+        grad = step.leaf(leaf, grad if type(grad) is Tensor else _tensor(grad))
         if grad is None:
             continue
         if leaf._grad is not None:
             leaf._grad = leaf._grad + grad
             continue
-        if id(grad) in given:                # a + b gives both leaves one Tensor: copy it, so
+        if id(grad.data) in given:           # a + b gives both leaves one array: copy it, so
             grad = grad * 1                  # an in-place update of a.grad leaves b.grad alone
-        given.add(id(grad))
+        given.add(id(grad.data))
         leaf._grad = grad
 
 
 def sum_and_cast(value: Any, like: Any, source: Any) -> Any:
     """A gradient returned by ``source`` (a node or a hook) as a Tensor of ``like``'s shape and
     dtype: broadcast gradients are summed back here, in one place for every op."""
-    from .functional.shape import sum_to
     if not isinstance(value, Tensor):
         value = Tensor(np.asarray(value))
-    if value.shape != like.shape:
+    if value.data.shape != like.data.shape:
+        from .functional.shape import sum_to
         try:
             value = sum_to(value, like.shape)
         except ValueError:
             raise RuntimeError(f"{source!r} returned a gradient of shape {value.shape} for an "
                                f"input of shape {like.shape}") from None
-    if value.dtype != like.dtype:
+    if value.data.dtype != like.data.dtype:
         value = value.astype(like.dtype)
     return value
 

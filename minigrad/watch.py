@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from . import anomaly, higher_order, inplace, observe
 from .autograd import Function, Step
+from .tensor import Tensor
 
 
 def watching(create_graph: bool) -> bool:
@@ -19,6 +20,8 @@ def watching(create_graph: bool) -> bool:
 
 class Watched(Step):
     """``Step`` whose ``call`` runs each rule through the extras that are on."""
+
+    holds = Tensor                               # gradients stay Tensors (higher order needs them)
 
     def __init__(self, create_graph: bool) -> None:
         self.create_graph = create_graph
