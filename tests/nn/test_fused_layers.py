@@ -1,8 +1,9 @@
 """The fused layer ops of issue 20 (fewer NumPy calls): BatchNorm (y = (x − μ)·γ/σ + β, sums
-over the batch as ones @ a, Σ dy·x̂ read from x − μ) and softmax cross-entropy (softmax
-divided only in backward, into the new gradient). Each against a NumPy definition of the old
-formula in float32 and float64 on odd shapes, by gradcheck with a random upstream gradient, and
-for in-place writes after use and a second backward with ``retain_graph=True``."""
+over the batch as ones @ a, Σ dy·x̂ read from x − μ), softmax cross-entropy (softmax divided
+only in backward, into the new gradient) and ReLU (max against an array of zeros). Each
+against a NumPy definition of the old formula in float32 and float64 on odd shapes (bit for
+bit where the arithmetic is the same), by gradcheck with a random upstream gradient, and for
+in-place writes after use and a second backward with ``retain_graph=True``."""
 import numpy as np
 import pytest
 from hypothesis import assume, given
@@ -198,6 +199,37 @@ def test_cross_entropy_gradcheck(reduction, probabilities, data):
     def f(z_, t_=t):
         return F.softmax_cross_entropy(z_, t_, reduction)
     assert mg.gradcheck(f, inputs, seed=data.draw(st.integers(0, 2**32 - 1)))
+
+
+# -- ReLU ---------------------------------------------------------------------------------
+SPECIAL = [np.nan, -np.inf, np.inf, -0.0, 0.0, -1e-30, 1e-30]
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@given(data=st.data())
+def test_relu_is_max_against_zero_bit_for_bit(dtype, data):
+    # the forward takes the maximum against an array of zeros: the same values as against the
+    # scalar 0, NaN, ±inf and the sign of zero included, on any layout
+    shape = data.draw(mst.shapes(min_dims=0, max_dims=3, max_side=5))
+    x = data.draw(mst.arrays(shape=shape, dtype=dtype))
+    specials = np.array(data.draw(st.lists(st.sampled_from(SPECIAL), min_size=x.size,
+                                           max_size=x.size)), dtype).reshape(shape)
+    x = np.where(np.asarray(data.draw(mst.arrays(shape=shape))) > 1, specials, x)
+    if x.ndim == 2 and data.draw(st.booleans()):
+        x = x.T                                          # a transposed view
+    y = F.relu(mg.tensor(x))
+    want = np.maximum(x, 0)
+    assert y.dtype == dtype and y.shape == want.shape
+    np.testing.assert_array_equal(y.data, want)
+    np.testing.assert_array_equal(np.signbit(y.data), np.signbit(want))
+
+
+@given(x=mst.arrays(shape=mst.shapes(min_dims=1, max_dims=3, max_side=5),
+                    away_from=(0.0,)), seed=st.integers(0, 2**32 - 1))
+def test_relu_gradcheck(x, seed):
+    x = x.copy()
+    x.flat[0] = abs(x.flat[0])                           # not all negative: not vacuous
+    assert mg.gradcheck(F.relu, [mg.tensor(x, requires_grad=True)], seed=seed)
 
 
 # -- in-place writes after use, and a second backward -------------------------------------
