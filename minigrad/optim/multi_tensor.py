@@ -11,20 +11,21 @@ How the numbers are kept:
 - each state array (Adam's ``exp_avg``, say) lives in one buffer per group, and every parameter's
   ``optimizer.state[p][name]`` is a view into it: ``state_dict()``, a per-parameter step and a
   user reading the state all see the same numbers;
-- parameters and gradients are gathered into one buffer each (two ``np.concatenate`` calls), the
-  update runs on the buffers, and the parameters are written back in place: ``p.data`` is never
-  replaced, so an array a user took from it before keeps following the parameter.
+- the parameters live in one buffer too, once nothing else can see their arrays: at a step, a
+  parameter whose array is referenced by its Tensor alone (and is not a view of another array)
+  is copied into the group's buffer and ``p.data`` becomes its view there. Nobody held the old
+  array, so nobody can notice; from then on the update runs on the buffer in place and
+  ``p.data`` (and any array taken from it later) follows every step. A parameter whose array
+  someone else holds (a user's variable, a user's array it wraps, a view) keeps its array:
+  that step gathers the parameters into the buffer and writes them back in place, so the
+  user's array follows the parameter as with the per-parameter update;
+- gradients are gathered into one buffer with one ``np.concatenate``.
 
-A parameter takes this path when it is small (``SMALL`` elements or fewer: above that, a NumPy
-call's fixed cost is small next to its work, and gathering and writing back would only add passes
-over memory). The group falls back to the per-parameter update for a step whenever the vector
-form could differ from it: parameters of mixed dtypes, a gradient of another dtype, a read-only
-parameter (so the step fails where the per-parameter one does), or states that are not at the
-same step count (a parameter skipped in some step).
 """
 from __future__ import annotations
 
 import operator
+import sys
 from typing import Any, Dict, List, Optional
 
 import numpy as np
@@ -49,29 +50,50 @@ class FlatGroup:
         self.state: Optional[Dict[str, Any]] = None    # name -> flat buffer, "step" -> t
         self._states: List[Dict[str, Any]] = []        # the per-parameter dicts it backs
         self._linked: Dict[str, List[np.ndarray]] = {}  # name -> the views in those dicts
+        self._linked_views: List[np.ndarray] = []       # all of them, name by name
 
     def views(self, flat: np.ndarray) -> List[np.ndarray]:
         """One view of ``flat`` per parameter, in the parameter's shape."""
         return [flat[start:end].reshape(shape) for start, end, shape in self._spans]
 
-    def holds(self, params: List[Any]) -> bool:
-        """Whether this is the group of exactly ``params`` (the same tensors, same shapes)."""
-        return len(params) == len(self.params) and all(
-            p is q and p.data.shape == span[2]
-            for p, q, span in zip(params, self.params, self._spans))
+    def holds_shapes(self) -> bool:
+        """Whether every parameter still has the shape it had when the buffers were made (a
+        parameter whose array is its view of the buffer has)."""
+        return all(p.data is view or p.data.shape == view.shape
+                   for p, view in zip(self.params, self.param_views))
 
     def step(self, optimizer: Any, group: Dict[str, Any]) -> bool:
         """Update every parameter with one call of ``optimizer._update`` on the flat buffers;
         False (and nothing done) when this step must take the per-parameter path."""
         if not self._can_step() or not self._adopt(optimizer, group):
             return False
-        np.concatenate([p.data.reshape(-1) for p in self.params], out=self.param)
+        moved_in = self._move_in()
+        if not moved_in:
+            np.concatenate([p.data.reshape(-1) for p in self.params], out=self.param)
         np.concatenate([p._grad.data.reshape(-1) for p in self.params], out=self.grad)
         optimizer._update(self.param, self.grad, self.state, group)
-        for p, updated in zip(self.params, self.param_views):
-            np.copyto(p.data, updated)
+        if not moved_in:
+            for p, updated in zip(self.params, self.param_views):
+                np.copyto(p.data, updated)
         self._link()
         return True
+
+    def _move_in(self) -> bool:
+        """Whether every ``p.data`` is now its view of ``self.param``: the array of a
+        parameter that nobody else references (not even as a view's base) is copied in and
+        replaced by the view; arrays others can see stay where they are."""
+        everyone = True
+        for p, view in zip(self.params, self.param_views):
+            data = p.data
+            if data is view:
+                continue
+            # references: p.data, the name ``data`` and getrefcount's argument
+            if data.base is None and sys.getrefcount(data) == 3:
+                np.copyto(view, data)
+                p.data = view
+            else:
+                everyone = False
+        return everyone
 
     def _can_step(self) -> bool:
         """Whether parameters and gradients allow the vector form this step."""
@@ -95,7 +117,7 @@ class FlatGroup:
             self._states = states
         else:
             return False
-        self._linked = {}
+        self._linked, self._linked_views = {}, []
         self._link()
         return True
 
@@ -104,9 +126,9 @@ class FlatGroup:
         if self.state is None or not all(map(operator.is_, states, self._states)):
             return False
         step = self.state.get("step")
-        return all(s.get("step") == step for s in states) and all(
-            all(map(operator.is_, [s.get(name) for s in states], views))
-            for name, views in self._linked.items())
+        linked = [s.get(name) for name in self._linked for s in states]   # name by name
+        return [s.get("step") for s in states].count(step) == len(states) and \
+            all(map(operator.is_, linked, self._linked_views))
 
     def _alike(self, states: List[Optional[Dict[str, Any]]]) -> bool:
         """Whether existing per-parameter states can be joined into one vector state."""
@@ -136,5 +158,6 @@ class FlatGroup:
                     state[name] = value
             elif name not in self._linked:
                 views = self._linked[name] = self.views(value)
+                self._linked_views += views
                 for state, view in zip(self._states, views):
                     state[name] = view
