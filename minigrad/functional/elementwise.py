@@ -84,12 +84,7 @@ class ReLU(Function):
     """y = max(x, 0) (gradient 0 at x = 0, as in PyTorch)."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        # max against an array of zeros, written into it: NumPy's maximum against a scalar
-        # 0 takes a slower loop (on (100, 100) float32 ~5.9 µs, this ~2.7 µs)
-        if x.dtype.kind != "f":
-            return np.maximum(x, 0)
-        y = np.zeros(x.shape, x.dtype)
-        return np.maximum(x, y, out=y)
+        return np.maximum(x, 0)
 
     def backward(self, gy: Tensor) -> Tensor:
         return gy * (self.inputs[0].data > 0)               # dy/dx = 1 where x > 0
