@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import operator
 import sys
+from itertools import chain
 from typing import Any, Dict, List, Optional
 
 import numpy as np
@@ -50,7 +51,7 @@ class FlatGroup:
         self.state: Optional[Dict[str, Any]] = None    # name -> flat buffer, "step" -> t
         self._states: List[Dict[str, Any]] = []        # the per-parameter dicts it backs
         self._linked: Dict[str, List[np.ndarray]] = {}  # name -> the views in those dicts
-        self._linked_views: List[np.ndarray] = []       # all of them, name by name
+        self._held: List[Any] = []                      # what those dicts hold, in order
 
     def views(self, flat: np.ndarray) -> List[np.ndarray]:
         """One view of ``flat`` per parameter, in the parameter's shape."""
@@ -104,7 +105,7 @@ class FlatGroup:
     def _adopt(self, optimizer: Any, group: Dict[str, Any]) -> bool:
         """Make ``self.state`` back the optimizer's per-parameter states; False if they cannot
         be one vector (some missing, or at different step counts, or of another dtype)."""
-        states = [optimizer.state.get(p) for p in self.params]
+        states = list(map(optimizer.state.get, self.params))
         if self._still_linked(states):
             return True
         if all(s is None for s in states):
@@ -117,18 +118,17 @@ class FlatGroup:
             self._states = states
         else:
             return False
-        self._linked, self._linked_views = {}, []
+        self._linked = {}
         self._link()
         return True
 
     def _still_linked(self, states: List[Optional[Dict[str, Any]]]) -> bool:
-        """Whether the per-parameter states are still the views of this group's buffers."""
+        """Whether the per-parameter states are exactly as ``_link`` left them: the same
+        dicts, holding the same objects (the step number and the views of the buffers)."""
         if self.state is None or not all(map(operator.is_, states, self._states)):
             return False
-        step = self.state.get("step")
-        linked = [s.get(name) for name in self._linked for s in states]   # name by name
-        return [s.get("step") for s in states].count(step) == len(states) and \
-            all(map(operator.is_, linked, self._linked_views))
+        held = list(chain.from_iterable(map(dict.values, states)))
+        return len(held) == len(self._held) and all(map(operator.is_, held, self._held))
 
     def _alike(self, states: List[Optional[Dict[str, Any]]]) -> bool:
         """Whether existing per-parameter states can be joined into one vector state."""
@@ -158,6 +158,6 @@ class FlatGroup:
                     state[name] = value
             elif name not in self._linked:
                 views = self._linked[name] = self.views(value)
-                self._linked_views += views
                 for state, view in zip(self._states, views):
                     state[name] = view
+        self._held = list(chain.from_iterable(map(dict.values, self._states)))

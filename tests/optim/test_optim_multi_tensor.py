@@ -151,7 +151,8 @@ def test_writes_to_a_moved_parameter_are_seen_by_the_next_step(write):
 
 
 @pytest.mark.parametrize("make", CONFIGS)
-@pytest.mark.parametrize("case", ["skipped", "mixed-dtype", "recast", "loaded", "cleared"])
+@pytest.mark.parametrize("case", ["skipped", "mixed-dtype", "recast", "loaded", "cleared",
+                                  "state-replaced"])
 def test_the_group_falls_back_or_rejoins_without_changing_a_bit(make, case):
     rng = np.random.default_rng(2)
     together, alone = twins(rng, [(3, 2), (2,), (4,), (1,)], np.float64)
@@ -166,6 +167,11 @@ def test_the_group_falls_back_or_rejoins_without_changing_a_bit(make, case):
             alone[0].data = alone[0].data.astype(np.float32)
         if case == "loaded" and step == 3:
             opt.load_state_dict(opt.state_dict())
+        if case == "state-replaced" and step == 3:   # a new array in one state, by a user
+            for o, p in ((opt, together[2]), (opts[2], alone[2])):
+                for name, value in o.state[p].items():
+                    if isinstance(value, np.ndarray):
+                        o.state[p][name] = value * 0.5
         if case == "cleared" and step == 3:
             opt.state.clear()
             for o in opts:
