@@ -35,6 +35,29 @@ import numpy as np
 SMALL = 1 << 14
 
 
+def references_to_data(holder: Any) -> Optional[int]:
+    """How many references the interpreter counts to ``holder.data`` (None if it cannot say,
+    as on interpreters without reference counts)."""
+    count = getattr(sys, "getrefcount", None)
+    return None if count is None else count(holder.data)
+
+
+class _Holder:
+    __slots__ = ("data",)
+
+
+def _alone() -> Optional[int]:
+    """What ``references_to_data`` says of an array that only its holder references: measured
+    once with the same call, so that it holds whatever this interpreter counts on its stack."""
+    holder = _Holder()
+    holder.data = np.empty(0)
+    return references_to_data(holder)
+
+
+#: The reference count of a parameter array nobody but its Tensor holds (None: never known).
+ALONE = _alone()
+
+
 class FlatGroup:
     """The small parameters of one group, with their state as views into flat buffers."""
 
@@ -85,12 +108,11 @@ class FlatGroup:
         replaced by the view; arrays others can see stay where they are."""
         everyone = True
         for p, view in zip(self.params, self.param_views):
-            data = p.data
-            if data is view:
+            if p.data is view:
                 continue
-            # references: p.data, the name ``data`` and getrefcount's argument
-            if data.base is None and sys.getrefcount(data) == 3:
-                np.copyto(view, data)
+            if ALONE is not None and p.data.base is None and \
+                    references_to_data(p) == ALONE:     # (no local name for p.data: it counts)
+                np.copyto(view, p.data)
                 p.data = view
             else:
                 everyone = False

@@ -197,3 +197,16 @@ def test_a_group_takes_few_numpy_calls_however_many_parameters(monkeypatch):
         p.grad = mg.tensor(rng.standard_normal(p.shape))
     opt.step()
     assert calls == [8 * 15]
+
+
+def test_without_reference_counts_no_array_moves_and_the_bits_are_the_same(monkeypatch):
+    monkeypatch.setattr(multi_tensor, "ALONE", None)    # as where sys.getrefcount is missing
+    monkeypatch.setattr(multi_tensor.sys, "getrefcount", None, raising=False)
+    rng = np.random.default_rng(7)
+    together, alone = twins(rng, [(3, 2), (2,), (4,)], np.float32)
+    opt, opts = optim.Adam(together, lr=0.1), [optim.Adam([q], lr=0.1) for q in alone]
+    for _ in range(3):
+        give_grads(rng, together, alone)
+        step_all(opt, opts)
+    assert all(buffer_of(p) is None for p in together)
+    assert_same(together, alone, opt, opts)
