@@ -26,12 +26,36 @@ from __future__ import annotations
 
 import operator
 import sys
+from itertools import chain
 from typing import Any, Dict, List, Optional
 
 import numpy as np
 
 #: Parameters with at most this many elements are updated together.
 SMALL = 1 << 14
+
+
+def references_to_data(holder: Any) -> Optional[int]:
+    """How many references the interpreter counts to ``holder.data`` (None if it cannot say,
+    as on interpreters without reference counts)."""
+    count = getattr(sys, "getrefcount", None)
+    return None if count is None else count(holder.data)
+
+
+class _Holder:
+    __slots__ = ("data",)
+
+
+def _alone() -> Optional[int]:
+    """What ``references_to_data`` says of an array that only its holder references: measured
+    once with the same call, so that it holds whatever this interpreter counts on its stack."""
+    holder = _Holder()
+    holder.data = np.empty(0)
+    return references_to_data(holder)
+
+
+#: The reference count of a parameter array nobody but its Tensor holds (None: never known).
+ALONE = _alone()
 
 
 class FlatGroup:
@@ -50,7 +74,7 @@ class FlatGroup:
         self.state: Optional[Dict[str, Any]] = None    # name -> flat buffer, "step" -> t
         self._states: List[Dict[str, Any]] = []        # the per-parameter dicts it backs
         self._linked: Dict[str, List[np.ndarray]] = {}  # name -> the views in those dicts
-        self._linked_views: List[np.ndarray] = []       # all of them, name by name
+        self._held: List[Any] = []                      # what those dicts hold, in order
 
     def views(self, flat: np.ndarray) -> List[np.ndarray]:
         """One view of ``flat`` per parameter, in the parameter's shape."""
@@ -84,12 +108,11 @@ class FlatGroup:
         replaced by the view; arrays others can see stay where they are."""
         everyone = True
         for p, view in zip(self.params, self.param_views):
-            data = p.data
-            if data is view:
+            if p.data is view:
                 continue
-            # references: p.data, the name ``data`` and getrefcount's argument
-            if data.base is None and sys.getrefcount(data) == 3:
-                np.copyto(view, data)
+            if ALONE is not None and p.data.base is None and \
+                    references_to_data(p) == ALONE:     # (no local name for p.data: it counts)
+                np.copyto(view, p.data)
                 p.data = view
             else:
                 everyone = False
@@ -104,7 +127,7 @@ class FlatGroup:
     def _adopt(self, optimizer: Any, group: Dict[str, Any]) -> bool:
         """Make ``self.state`` back the optimizer's per-parameter states; False if they cannot
         be one vector (some missing, or at different step counts, or of another dtype)."""
-        states = [optimizer.state.get(p) for p in self.params]
+        states = list(map(optimizer.state.get, self.params))
         if self._still_linked(states):
             return True
         if all(s is None for s in states):
@@ -117,18 +140,17 @@ class FlatGroup:
             self._states = states
         else:
             return False
-        self._linked, self._linked_views = {}, []
+        self._linked = {}
         self._link()
         return True
 
     def _still_linked(self, states: List[Optional[Dict[str, Any]]]) -> bool:
-        """Whether the per-parameter states are still the views of this group's buffers."""
+        """Whether the per-parameter states are exactly as ``_link`` left them: the same
+        dicts, holding the same objects (the step number and the views of the buffers)."""
         if self.state is None or not all(map(operator.is_, states, self._states)):
             return False
-        step = self.state.get("step")
-        linked = [s.get(name) for name in self._linked for s in states]   # name by name
-        return [s.get("step") for s in states].count(step) == len(states) and \
-            all(map(operator.is_, linked, self._linked_views))
+        held = list(chain.from_iterable(map(dict.values, states)))
+        return len(held) == len(self._held) and all(map(operator.is_, held, self._held))
 
     def _alike(self, states: List[Optional[Dict[str, Any]]]) -> bool:
         """Whether existing per-parameter states can be joined into one vector state."""
@@ -158,6 +180,6 @@ class FlatGroup:
                     state[name] = value
             elif name not in self._linked:
                 views = self._linked[name] = self.views(value)
-                self._linked_views += views
                 for state, view in zip(self._states, views):
                     state[name] = view
+        self._held = list(chain.from_iterable(map(dict.values, self._states)))
