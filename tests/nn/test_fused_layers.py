@@ -114,6 +114,7 @@ def test_batch_norm_eval_matches_the_old_formula(dtype, data):
 def test_batch_norm_gradcheck(training, affine, data):
     x, gamma, beta, _ = data.draw(bn_case(np.float64))
     c = x.shape[1]
+    assume(x.size // c >= 3)     # two values per channel: x̂ = ±1 whatever x, dx = 0 exactly
     stats = (None, None) if training else (np.zeros(c), np.full(c, 1.5))
     inputs = [mg.tensor(a, requires_grad=True) for a in ((x, gamma, beta) if affine else (x,))]
 
@@ -132,9 +133,9 @@ def test_batch_norm_sums_over_the_batch_as_a_product_only_for_float32_and_float6
 
 # -- softmax cross-entropy ----------------------------------------------------------------
 @st.composite
-def ce_case(draw, dtype, probabilities):
+def ce_case(draw, dtype, probabilities, bound=8.0):
     n, c = draw(st.integers(1, 7)), draw(st.integers(2, 6))
-    z = draw(mst.arrays(shape=(n, c), dtype=dtype, bound=8.0))
+    z = draw(mst.arrays(shape=(n, c), dtype=dtype, bound=bound))
     if probabilities:
         t = draw(mst.arrays(shape=(n, c), dtype=dtype, positive=True))
         t = t / t.sum(axis=1, keepdims=True) * dtype(draw(st.sampled_from([1.0, 0.5, 2.0])))
@@ -193,8 +194,8 @@ def test_cross_entropy_is_the_old_arithmetic_bit_for_bit(dtype, reduction, proba
 @pytest.mark.parametrize("probabilities", [False, True])
 @given(data=st.data())
 def test_cross_entropy_gradcheck(reduction, probabilities, data):
-    z, t = data.draw(ce_case(np.float64, probabilities))
-    inputs = [mg.tensor(z, requires_grad=True)]
+    z, t = data.draw(ce_case(np.float64, probabilities, bound=3.0))   # softmax not saturated:
+    inputs = [mg.tensor(z, requires_grad=True)]                       # dz is not ~0
     if probabilities:
         inputs.append(mg.tensor(t, requires_grad=True))
 
