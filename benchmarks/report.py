@@ -233,8 +233,8 @@ def machine_lines(machine: Dict[str, Any]) -> List[str]:
                  f"PyTorch {torch['version']} CPU, {torch['threads']} threads")
     jax = machine.get("jax")
     lines.append("jax: not installed or not compared" if jax is None else
-                 f"jax {jax['version']} CPU (jax.jit, float32 only), XLA pool of "
-                 f"{jax['xla_pool_threads']} threads: {jax['threads']}")
+                 f"jax {jax['version']} CPU (jax.jit, float32 only), XLA Eigen pool: "
+                 f"{jax['xla_pool_threads']} thread(s); threads: {jax['threads']}")
     lines.append("scikit-learn: " + (machine.get("sklearn") or "not installed or not compared"))
     load = machine.get("load_average")
     after = machine.get("load_average_after")
