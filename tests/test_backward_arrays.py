@@ -71,6 +71,33 @@ def binary_call(draw, op):
     return op, _maybe_constant(draw, [a, b]), {}
 
 
+@st.composite
+def batch_norm_call(draw):
+    n, c = draw(st.integers(2, 5)), draw(st.integers(1, 3))
+    x = draw(mst.arrays(shape=draw(st.sampled_from([(n, c), (n, c, 2, 3)]))))
+    training = draw(st.booleans())
+    axes = (0,) + tuple(range(2, x.ndim))
+    mean, var = (x.mean(axis=axes), x.var(axis=axes)) if training else \
+        (draw(mst.arrays(shape=(c,))), draw(mst.arrays(shape=(c,), positive=True)))
+    arrays = [x]
+    if draw(st.booleans()):
+        arrays += [draw(mst.arrays(shape=(c,))), draw(mst.arrays(shape=(c,)))]
+    return F.normalization.BatchNorm, _maybe_constant(draw, arrays), \
+        {"mean": mean, "var": var, "training": training}
+
+
+@st.composite
+def cross_entropy_call(draw):
+    n, c = draw(st.integers(1, 5)), draw(st.integers(2, 4))
+    z = draw(mst.arrays(shape=(n, c)))
+    reduction = draw(st.sampled_from(["mean", "sum", "none"]))
+    if draw(st.booleans()):
+        return F.losses.SoftmaxCrossEntropy, [mg.tensor(z, requires_grad=True),
+                                              np.arange(n) % c], {"reduction": reduction}
+    t = draw(mst.arrays(shape=(n, c), positive=True))
+    return F.losses.SoftmaxCrossEntropy, _maybe_constant(draw, [z, t]), {"reduction": reduction}
+
+
 def _mask(x):
     return np.random.default_rng(0).random(x.shape) >= 0.3
 
@@ -84,6 +111,8 @@ CALLS = {
                               mask=lambda x: _mask(x) * (1 / 0.7)),
     "Clip": clip_call(),
     "Mul": binary_call(F.arithmetic.Mul),
+    "BatchNorm": batch_norm_call(),
+    "SoftmaxCrossEntropy": cross_entropy_call(),
     "Div": binary_call(F.arithmetic.Div),
 }
 

@@ -13,53 +13,59 @@ from ..tensor import Tensor
 
 class SoftmaxCrossEntropy(Function):
     """loss = −Σ_c t_c log softmax(z)_c per row, then the reduction; t = one-hot(labels) or
-    probabilities. Keeps softmax(z) from forward: dz = (softmax(z)·Σ_c t_c − t) · gy (/ N for
-    mean), which is softmax(z) − t when the rows of t sum to 1 (one-hot labels always do)."""
+    probabilities. Keeps e^(z − max z) and its row sums from forward and divides only in
+    backward, into the new gradient array: dz = (softmax(z)·Σ_c t_c − t) · gy (/ N for mean),
+    which is softmax(z) − t when the rows of t sum to 1 (one-hot labels always do)."""
 
     once_differentiable = True
 
     def forward(self, z: np.ndarray, t: np.ndarray, reduction: str = "mean") -> np.ndarray:
         self.reduction = reduction
         with np.errstate(over="ignore"):   # below −max float: −inf, and e^−inf = 0 exactly
-            shifted = z - z.max(axis=1, keepdims=True)      # ≤ 0, so exp never overflows
-        exp = np.exp(shifted)
-        sum_exp = exp.sum(axis=1, keepdims=True)
-        log_p = shifted
-        log_p -= np.log(sum_exp)                            # log softmax, finite for any z
-        exp /= sum_exp
+            shifted = z - np.maximum.reduce(z, axis=1, keepdims=True)   # ≤ 0: exp never
+        exp = np.exp(shifted)                                           # overflows
+        sum_exp = np.add.reduce(exp, axis=1, keepdims=True)
+        log_sum_exp = np.log(sum_exp)            # log softmax = shifted − log Σ e^shifted
         self.labels = t.dtype.kind in "iu"
         if self.labels:
-            losses = -log_p[np.arange(z.shape[0]), t]
+            self.rows = np.arange(z.shape[0])
+            losses = log_sum_exp[:, 0] - shifted[self.rows, t]   # −log softmax(z)[t]
+            log_p = None
         else:
+            log_p = shifted
+            log_p -= log_sum_exp                  # log softmax, finite for any z
             losses = -(t * log_p).sum(axis=1)
-        self.save_for_backward(exp, log_p if self.needs_input_grad[1] else None)
+        self.save_for_backward(exp, sum_exp, log_p if self.needs_input_grad[1] else None)
         if reduction == "none":
             return losses
-        total = losses.sum()
+        total = np.add.reduce(losses)
         return total / z.shape[0] if reduction == "mean" else total
 
     def backward(self, gy: Tensor) -> tuple:
-        p, log_p = self.saved_tensors
-        z, t = self.inputs
-        n = z.shape[0]
+        # the closed form below works on arrays (so the op is once differentiable)
+        return tuple(None if g is None else Tensor(g) for g in self.backward_arrays(gy.data))
+
+    def backward_arrays(self, gy: np.ndarray) -> tuple:
+        exp, sum_exp, log_p = self.saved_tensors
+        t = self.inputs[1].data
         if self.reduction == "none":
-            scale = gy.data[:, None]
+            scale = gy[:, None]
         else:
-            scale = float(gy.data)                          # a Python number: NumPy keeps
+            scale = float(gy)                               # a Python number: NumPy keeps
             if self.reduction == "mean":                    # gz's dtype, and a 0-d array
-                scale /= n                                  # would cost a ufunc call
+                scale /= exp.shape[0]                       # would cost a ufunc call
         gz = gt = None
         if self.needs_input_grad[0]:
+            gz = exp / sum_exp                              # softmax(z), a new array
             if self.labels:
-                gz = p.copy()
-                gz[np.arange(n), t.data] -= 1               # softmax(z) − one-hot(t)
+                gz[self.rows, t] -= 1                       # softmax(z) − one-hot(t)
             else:
-                gz = p * t.data.sum(axis=1, keepdims=True)  # softmax(z)·Σ_c t_c − t: any
-                gz -= t.data                                # t, not only rows summing to 1
+                gz *= t.sum(axis=1, keepdims=True)          # softmax(z)·Σ_c t_c − t: any
+                gz -= t                                     # t, not only rows summing to 1
             gz *= scale
         if self.needs_input_grad[1]:
             gt = -log_p * scale                             # d loss / dt = −log softmax(z)
-        return Tensor(gz) if gz is not None else None, Tensor(gt) if gt is not None else None
+        return gz, gt
 
 
 def softmax_cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:

@@ -19,7 +19,10 @@ class BatchNorm(Function):
 
     μ and σ² are given as constants: the batch statistics in training (then the backward
     treats them as functions of x), the running averages in evaluation. ``centered``, if
-    given, is x − μ already computed (for the variance) and becomes x̂ in place.
+    given, is x − μ already computed (for the variance), and ``ones`` the vector that summed
+    over the batch (``batch_ones``), kept for backward's sums. x̂ is never stored: forward computes
+    y = (x − μ)·(γ/σ) + β (one pass over x fewer than x̂ then γ x̂) and backward reads x̂ as
+    (x − μ)/σ per channel, within float rounding of the textbook order.
     """
 
     once_differentiable = True
@@ -27,48 +30,74 @@ class BatchNorm(Function):
     def forward(self, x: np.ndarray, weight: Optional[np.ndarray] = None,
                 bias: Optional[np.ndarray] = None, mean: Any = None, var: Any = None,
                 eps: float = 1e-5, training: bool = True,
-                centered: Optional[np.ndarray] = None) -> np.ndarray:
+                centered: Optional[np.ndarray] = None,
+                ones: Optional[np.ndarray] = None) -> np.ndarray:
         self.training, self.mean, self.var, self.eps = training, mean, var, eps   # (for export)
         self.axes = (0,) + tuple(range(2, x.ndim))
-        shape = (1, -1) + (1,) * (x.ndim - 2)              # broadcast per channel
-        inv_std = 1 / np.sqrt(var + x.dtype.type(eps))
-        inv_std = inv_std.reshape(shape)
-        x_hat = x - mean.reshape(shape) if centered is None else centered
-        x_hat *= inv_std
-        self.save_for_backward(x_hat, inv_std)
-        if weight is None:
-            return x_hat.copy()
-        y = x_hat * weight.reshape(shape)
-        y += bias.reshape(shape)
+        self.ones = ones
+        inv_std = 1 / np.sqrt(var + x.dtype.type(eps))                   # 1/σ, shape (C,)
+        scale = inv_std if weight is None else inv_std * weight          # γ/σ
+        if centered is None:
+            centered = x - per_channel(mean, x.ndim)                     # x − μ
+        self.save_for_backward(centered, inv_std, scale)
+        y = centered * per_channel(scale, x.ndim)                        # γ x̂ = (x − μ)·γ/σ
+        if bias is not None:
+            y += per_channel(bias, x.ndim)
         return y
 
     def backward(self, gy: Tensor) -> tuple:
-        x_hat, inv_std = self.saved_tensors
-        gy = gy.data
-        shape = inv_std.shape
+        # the closed form below works on arrays (so the op is once differentiable)
+        return tuple(None if g is None else Tensor(g) for g in self.backward_arrays(gy.data))
+
+    def backward_arrays(self, gy: np.ndarray) -> tuple:
+        centered, inv_std, scale = self.saved_tensors
         affine = len(self.inputs) == 3
         needs = self.needs_input_grad
         gx = gw = gb = None
         if self.training or (affine and (needs[1] or needs[2])):
-            sum_gy = np.add.reduce(gy, axis=self.axes)                  # Σ dy = dβ
-            sum_gy_xhat = np.add.reduce(gy * x_hat, axis=self.axes)     # Σ dy·x̂ = dγ
-        if needs[0]:
-            scale = inv_std * self.inputs[1].data.reshape(shape) if affine else inv_std
-            if self.training:
-                m = x_hat.size // x_hat.shape[1]             # values per channel
-                # dx = γ/(m σ) · (m·dy − Σdy − x̂·Σ(dy·x̂)) = γ/σ · (dy − Σdy/m − x̂·Σ(dy·x̂)/m)
-                gx = x_hat * (sum_gy_xhat / m).reshape(shape)
-                np.subtract(gy, gx, out=gx)
-                gx -= (sum_gy / m).reshape(shape)
-                gx *= scale
-            else:
-                gx = gy * scale                              # dx = γ/σ · dy (constant stats)
+            ones = self.ones if self.ones is not None else batch_ones(gy)
+            sum_gy = sum_per_channel(gy, self.axes, ones)                    # Σ dy = dβ
+            sum_gy_xhat = sum_per_channel(gy * centered, self.axes, ones)
+            sum_gy_xhat *= inv_std                          # Σ dy·x̂ = Σ dy·(x − μ) / σ = dγ
+        if needs[0] and self.training:
+            m = centered.size // centered.shape[1]           # values per channel
+            # dx = γ/(m σ) · (m·dy − Σdy − x̂·Σ(dy·x̂)) = γ/σ · (dy − Σdy/m − x̂·Σ(dy·x̂)/m),
+            # with x̂·Σ(dy·x̂)/m = (x − μ)·(Σ(dy·x̂)/(m σ))
+            gx = centered * per_channel(sum_gy_xhat * (inv_std / m), gy.ndim)
+            np.subtract(gy, gx, out=gx)
+            gx -= per_channel(sum_gy / m, gy.ndim)
+            gx *= per_channel(scale, gy.ndim)
+        elif needs[0]:
+            gx = gy * per_channel(scale, gy.ndim)            # dx = γ/σ · dy (constant stats)
         if affine and needs[1]:
-            gw = Tensor(sum_gy_xhat)
+            gw = sum_gy_xhat
         if affine and needs[2]:
-            gb = Tensor(sum_gy)
-        gx = Tensor(gx) if gx is not None else None
-        return (gx, gw, gb) if affine else gx
+            gb = sum_gy
+        return (gx, gw, gb) if affine else (gx,)
+
+
+def per_channel(a: np.ndarray, ndim: int) -> np.ndarray:
+    """A per-channel array of shape (C,) shaped to broadcast along axis 1 of an ndim-d input:
+    as it is for (N, C) (NumPy broadcasts it along the last axis: no reshape call)."""
+    return a if ndim == 2 else a.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def batch_ones(x: np.ndarray) -> Optional[np.ndarray]:
+    """ones(N) in x's dtype if x is (N, C) float32/float64 (then sums over the batch are the
+    product ones @ a), else None (np.add.reduce)."""
+    if x.ndim != 2 or x.dtype.char not in "fd":
+        return None
+    ones = np.empty(x.shape[0], x.dtype)
+    ones.fill(1)
+    return ones
+
+
+def sum_per_channel(a: np.ndarray, axes: tuple, ones: Optional[np.ndarray]) -> np.ndarray:
+    """Σ of ``a`` over ``axes`` (every axis but 1). Given ``batch_ones``, as the product
+    ones @ a (BLAS): 2-2.5x faster than np.add.reduce over axis 0 of an (N, C) array, whose
+    inner loop is one row of C values, and the same sum up to float rounding (the terms are
+    added in another order)."""
+    return np.add.reduce(a, axis=axes) if ones is None else ones @ a
 
 
 def batch_norm(x: Any, running_mean: Optional[np.ndarray], running_var: Optional[np.ndarray],
@@ -116,25 +145,26 @@ def checked_batch_norm(x: Any, running_mean: Optional[np.ndarray],
     if use_batch:
         m = checks.values_per_channel(data, op)
         axes = (0,) + tuple(range(2, data.ndim))
-        mean = _mean(data, axes, m)
-        centered = data - mean.reshape((1, -1) + (1,) * (data.ndim - 2))
-        var = _mean(np.square(centered), axes, m)          # biased: Σ(x − μ)²/m
+        ones = batch_ones(data)
+        mean = _mean(data, axes, m, ones)
+        centered = data - per_channel(mean, data.ndim)
+        var = _mean(np.square(centered), axes, m, ones)    # biased: Σ(x − μ)²/m
         if training and running_mean is not None:
             _update_running(running_mean, running_var, mean, var, m, momentum,
                             num_batches_tracked)
     else:
-        mean, var, centered = running_mean, running_var, None
+        mean, var, centered, ones = running_mean, running_var, None, None
     inputs = (x,) if weight is None else (x, weight, bias)
     return BatchNorm.apply(*inputs, mean=mean, var=var, eps=eps, training=use_batch,
-                           centered=centered)
+                           centered=centered, ones=ones)
 
 
-def _mean(a: np.ndarray, axes: tuple, m: int) -> np.ndarray:
-    """``a.mean(axis=axes)`` (m values each) without ndarray.mean's Python layer: Σ / m, the
-    same bits for float32 and wider (float16 keeps NumPy's float32 accumulation)."""
+def _mean(a: np.ndarray, axes: tuple, m: int, ones: Optional[np.ndarray]) -> np.ndarray:
+    """``a.mean(axis=axes)`` (m values each) without ndarray.mean's Python layer: Σ / m
+    (float16 keeps NumPy's float32 accumulation)."""
     if a.dtype.char == "e":
         return a.mean(axis=axes)
-    return np.add.reduce(a, axis=axes) / m
+    return sum_per_channel(a, axes, ones) / m
 
 
 def _update_running(running_mean: np.ndarray, running_var: np.ndarray, mean: np.ndarray,

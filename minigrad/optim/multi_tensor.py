@@ -11,26 +11,51 @@ How the numbers are kept:
 - each state array (Adam's ``exp_avg``, say) lives in one buffer per group, and every parameter's
   ``optimizer.state[p][name]`` is a view into it: ``state_dict()``, a per-parameter step and a
   user reading the state all see the same numbers;
-- parameters and gradients are gathered into one buffer each (two ``np.concatenate`` calls), the
-  update runs on the buffers, and the parameters are written back in place: ``p.data`` is never
-  replaced, so an array a user took from it before keeps following the parameter.
+- the parameters live in one buffer too, once nothing else can see their arrays: at a step, a
+  parameter whose array is referenced by its Tensor alone (and is not a view of another array)
+  is copied into the group's buffer and ``p.data`` becomes its view there. Nobody held the old
+  array, so nobody can notice; from then on the update runs on the buffer in place and
+  ``p.data`` (and any array taken from it later) follows every step. A parameter whose array
+  someone else holds (a user's variable, a user's array it wraps, a view) keeps its array:
+  that step gathers the parameters into the buffer and writes them back in place, so the
+  user's array follows the parameter as with the per-parameter update;
+- gradients are gathered into one buffer with one ``np.concatenate``.
 
-A parameter takes this path when it is small (``SMALL`` elements or fewer: above that, a NumPy
-call's fixed cost is small next to its work, and gathering and writing back would only add passes
-over memory). The group falls back to the per-parameter update for a step whenever the vector
-form could differ from it: parameters of mixed dtypes, a gradient of another dtype, a read-only
-parameter (so the step fails where the per-parameter one does), or states that are not at the
-same step count (a parameter skipped in some step).
 """
 from __future__ import annotations
 
 import operator
+import sys
+from itertools import chain
 from typing import Any, Dict, List, Optional
 
 import numpy as np
 
 #: Parameters with at most this many elements are updated together.
 SMALL = 1 << 14
+
+
+def references_to_data(holder: Any) -> Optional[int]:
+    """How many references the interpreter counts to ``holder.data`` (None if it cannot say,
+    as on interpreters without reference counts)."""
+    count = getattr(sys, "getrefcount", None)
+    return None if count is None else count(holder.data)
+
+
+class _Holder:
+    __slots__ = ("data",)
+
+
+def _alone() -> Optional[int]:
+    """What ``references_to_data`` says of an array that only its holder references: measured
+    once with the same call, so that it holds whatever this interpreter counts on its stack."""
+    holder = _Holder()
+    holder.data = np.empty(0)
+    return references_to_data(holder)
+
+
+#: The reference count of a parameter array nobody but its Tensor holds (None: never known).
+ALONE = _alone()
 
 
 class FlatGroup:
@@ -49,29 +74,49 @@ class FlatGroup:
         self.state: Optional[Dict[str, Any]] = None    # name -> flat buffer, "step" -> t
         self._states: List[Dict[str, Any]] = []        # the per-parameter dicts it backs
         self._linked: Dict[str, List[np.ndarray]] = {}  # name -> the views in those dicts
+        self._held: List[Any] = []                      # what those dicts hold, in order
 
     def views(self, flat: np.ndarray) -> List[np.ndarray]:
         """One view of ``flat`` per parameter, in the parameter's shape."""
         return [flat[start:end].reshape(shape) for start, end, shape in self._spans]
 
-    def holds(self, params: List[Any]) -> bool:
-        """Whether this is the group of exactly ``params`` (the same tensors, same shapes)."""
-        return len(params) == len(self.params) and all(
-            p is q and p.data.shape == span[2]
-            for p, q, span in zip(params, self.params, self._spans))
+    def holds_shapes(self) -> bool:
+        """Whether every parameter still has the shape it had when the buffers were made (a
+        parameter whose array is its view of the buffer has)."""
+        return all(p.data is view or p.data.shape == view.shape
+                   for p, view in zip(self.params, self.param_views))
 
     def step(self, optimizer: Any, group: Dict[str, Any]) -> bool:
         """Update every parameter with one call of ``optimizer._update`` on the flat buffers;
         False (and nothing done) when this step must take the per-parameter path."""
         if not self._can_step() or not self._adopt(optimizer, group):
             return False
-        np.concatenate([p.data.reshape(-1) for p in self.params], out=self.param)
+        moved_in = self._move_in()
+        if not moved_in:
+            np.concatenate([p.data.reshape(-1) for p in self.params], out=self.param)
         np.concatenate([p._grad.data.reshape(-1) for p in self.params], out=self.grad)
         optimizer._update(self.param, self.grad, self.state, group)
-        for p, updated in zip(self.params, self.param_views):
-            np.copyto(p.data, updated)
+        if not moved_in:
+            for p, updated in zip(self.params, self.param_views):
+                np.copyto(p.data, updated)
         self._link()
         return True
+
+    def _move_in(self) -> bool:
+        """Whether every ``p.data`` is now its view of ``self.param``: the array of a
+        parameter that nobody else references (not even as a view's base) is copied in and
+        replaced by the view; arrays others can see stay where they are."""
+        everyone = True
+        for p, view in zip(self.params, self.param_views):
+            if p.data is view:
+                continue
+            if ALONE is not None and p.data.base is None and \
+                    references_to_data(p) == ALONE:     # (no local name for p.data: it counts)
+                np.copyto(view, p.data)
+                p.data = view
+            else:
+                everyone = False
+        return everyone
 
     def _can_step(self) -> bool:
         """Whether parameters and gradients allow the vector form this step."""
@@ -82,7 +127,7 @@ class FlatGroup:
     def _adopt(self, optimizer: Any, group: Dict[str, Any]) -> bool:
         """Make ``self.state`` back the optimizer's per-parameter states; False if they cannot
         be one vector (some missing, or at different step counts, or of another dtype)."""
-        states = [optimizer.state.get(p) for p in self.params]
+        states = list(map(optimizer.state.get, self.params))
         if self._still_linked(states):
             return True
         if all(s is None for s in states):
@@ -100,13 +145,12 @@ class FlatGroup:
         return True
 
     def _still_linked(self, states: List[Optional[Dict[str, Any]]]) -> bool:
-        """Whether the per-parameter states are still the views of this group's buffers."""
+        """Whether the per-parameter states are exactly as ``_link`` left them: the same
+        dicts, holding the same objects (the step number and the views of the buffers)."""
         if self.state is None or not all(map(operator.is_, states, self._states)):
             return False
-        step = self.state.get("step")
-        return all(s.get("step") == step for s in states) and all(
-            all(map(operator.is_, [s.get(name) for s in states], views))
-            for name, views in self._linked.items())
+        held = list(chain.from_iterable(map(dict.values, states)))
+        return len(held) == len(self._held) and all(map(operator.is_, held, self._held))
 
     def _alike(self, states: List[Optional[Dict[str, Any]]]) -> bool:
         """Whether existing per-parameter states can be joined into one vector state."""
@@ -138,3 +182,4 @@ class FlatGroup:
                 views = self._linked[name] = self.views(value)
                 for state, view in zip(self._states, views):
                     state[name] = view
+        self._held = list(chain.from_iterable(map(dict.values, self._states)))

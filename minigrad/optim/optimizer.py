@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import operator
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 import numpy as np
@@ -64,7 +65,7 @@ class Optimizer:
         self._check_group(self.defaults)
         self.state: Dict[Tensor, Dict[str, Any]] = {}
         self.param_groups: List[ParamGroup] = []
-        self._flat: Dict[int, Any] = {}    # group index -> (ids of its small params, FlatGroup)
+        self._flat: Dict[int, Any] = {}    # group index -> (its params then, FlatGroup)
         if isinstance(params, (Tensor, dict)):
             raise TypeError(f"{self._name}: params must be an iterable of Tensors or of dicts, "
                             f"got a single {type(params).__name__}; wrap it in a list")
@@ -214,16 +215,17 @@ class Optimizer:
     def _flat_group(self, index: int, group: ParamGroup) -> Optional[FlatGroup]:
         """The multi-tensor buffers of group ``index`` (None if it has under two small
         parameters of one dtype), made at the first step and again when the group changes."""
-        small = [p for p in group["params"] if p.data.size <= SMALL]
+        params = group["params"]
         known = self._flat.get(index)
-        if known is not None and known[0] == [id(p) for p in small]:
-            flat = known[1]
-            if flat is None or flat.holds(small):
-                return flat
+        if known is not None and len(known[0]) == len(params) and \
+                all(map(operator.is_, params, known[0])) and \
+                (known[1] is None or known[1].holds_shapes()):
+            return known[1]
+        small = [p for p in params if p.data.size <= SMALL]
         flat = None
         if len(small) > 1 and len({p.data.dtype for p in small}) == 1:
             flat = FlatGroup(small)
-        self._flat[index] = ([id(p) for p in small], flat)
+        self._flat[index] = (list(params), flat)
         return flat
 
     # -- saving and restoring ----------------------------------------------------------------

@@ -82,8 +82,77 @@ def test_p_data_is_updated_in_place_and_state_is_a_view_that_edits_reach(make):
     assert_same(together, alone, opt, opts)
 
 
+def buffer_of(p):
+    """The array ``p.data`` views (None when it owns its memory)."""
+    return p.data.base
+
+
 @pytest.mark.parametrize("make", CONFIGS)
-@pytest.mark.parametrize("case", ["skipped", "mixed-dtype", "recast", "loaded", "cleared"])
+def test_arrays_nobody_else_holds_move_into_one_buffer_and_follow_every_step(make):
+    rng = np.random.default_rng(4)
+    together, alone = twins(rng, [(3, 2), (2,), (4,), (1,)], np.float32)
+    opt, opts = make(together), [make([q]) for q in alone]
+    for step in range(4):
+        give_grads(rng, together, alone)
+        step_all(opt, opts)
+        if step == 0:
+            buffer = buffer_of(together[0])
+            assert buffer is not None and all(buffer_of(p) is buffer for p in together)
+            taken = together[1].data          # an array taken after the move follows the steps
+    assert taken is together[1].data
+    assert all(buffer_of(p) is buffer for p in together)
+    assert_same(together, alone, opt, opts)
+
+
+@pytest.mark.parametrize("hold", ["variable", "view", "user-array"])
+def test_an_array_someone_else_holds_stays_put_and_is_updated_in_place(hold):
+    rng = np.random.default_rng(5)
+    together, alone = twins(rng, [(3, 2), (2,), (4,)], np.float64)
+    if hold == "variable":
+        held = together[0].data
+    elif hold == "view":
+        held = together[0].data[1:]
+    else:                                    # a tensor over a slice of the user's array
+        held = rng.standard_normal(10)
+        together[0].data, alone[0].data = held[:6].reshape(3, 2), held[:6].reshape(3, 2).copy()
+    opt, opts = optim.Adam(together, lr=0.1), [optim.Adam([q], lr=0.1) for q in alone]
+    for _ in range(3):
+        give_grads(rng, together, alone)
+        step_all(opt, opts)
+    assert np.shares_memory(held, together[0].data)
+    expected = {"variable": alone[0].data, "view": alone[0].data[1:],
+                "user-array": alone[0].data.reshape(-1)}[hold]
+    np.testing.assert_array_equal(held[:expected.size].reshape(expected.shape), expected)
+    assert_same(together, alone, opt, opts)
+
+
+@pytest.mark.parametrize("write", ["in-place", "replaced", "reshaped"])
+def test_writes_to_a_moved_parameter_are_seen_by_the_next_step(write):
+    rng = np.random.default_rng(6)
+    together, alone = twins(rng, [(3, 2), (2,), (4,)], np.float64)
+    opt, opts = optim.Adam(together, lr=0.1), [optim.Adam([q], lr=0.1) for q in alone]
+    for step in range(5):
+        give_grads(rng, together, alone)
+        step_all(opt, opts)
+        if step == 1:
+            new = rng.standard_normal(6)
+            if write == "in-place":
+                together[0].data[...] = alone[0].data[...] = new.reshape(3, 2)
+            elif write == "replaced":
+                together[0].data, alone[0].data = new.reshape(3, 2), new.reshape(3, 2).copy()
+            else:     # a new shape: the state no longer fits, so both paths must refuse
+                together[0].data, alone[0].data = new.reshape(2, 3), new.reshape(2, 3).copy()
+                give_grads(rng, together, alone)
+                for o in (opts[0], opt):
+                    with pytest.raises(ValueError):
+                        o.step()
+                return
+    assert_same(together, alone, opt, opts)
+
+
+@pytest.mark.parametrize("make", CONFIGS)
+@pytest.mark.parametrize("case", ["skipped", "mixed-dtype", "recast", "loaded", "cleared",
+                                  "state-replaced"])
 def test_the_group_falls_back_or_rejoins_without_changing_a_bit(make, case):
     rng = np.random.default_rng(2)
     together, alone = twins(rng, [(3, 2), (2,), (4,), (1,)], np.float64)
@@ -98,6 +167,11 @@ def test_the_group_falls_back_or_rejoins_without_changing_a_bit(make, case):
             alone[0].data = alone[0].data.astype(np.float32)
         if case == "loaded" and step == 3:
             opt.load_state_dict(opt.state_dict())
+        if case == "state-replaced" and step == 3:   # a new array in one state, by a user
+            for o, p in ((opt, together[2]), (opts[2], alone[2])):
+                for name, value in o.state[p].items():
+                    if isinstance(value, np.ndarray):
+                        o.state[p][name] = value * 0.5
         if case == "cleared" and step == 3:
             opt.state.clear()
             for o in opts:
@@ -123,3 +197,16 @@ def test_a_group_takes_few_numpy_calls_however_many_parameters(monkeypatch):
         p.grad = mg.tensor(rng.standard_normal(p.shape))
     opt.step()
     assert calls == [8 * 15]
+
+
+def test_without_reference_counts_no_array_moves_and_the_bits_are_the_same(monkeypatch):
+    monkeypatch.setattr(multi_tensor, "ALONE", None)    # as where sys.getrefcount is missing
+    monkeypatch.setattr(multi_tensor.sys, "getrefcount", None, raising=False)
+    rng = np.random.default_rng(7)
+    together, alone = twins(rng, [(3, 2), (2,), (4,)], np.float32)
+    opt, opts = optim.Adam(together, lr=0.1), [optim.Adam([q], lr=0.1) for q in alone]
+    for _ in range(3):
+        give_grads(rng, together, alone)
+        step_all(opt, opts)
+    assert all(buffer_of(p) is None for p in together)
+    assert_same(together, alone, opt, opts)
