@@ -1,9 +1,9 @@
 """The benchmark entry point: ``python -m benchmarks`` or ``python benchmarks/run.py``.
 
 Measures minigrad against the same network written by hand in NumPy (the floor), PyTorch CPU,
-jax.jit (float32, the MLP workloads) and scikit-learn when they are installed, interleaved and repeated in one process, and prints
-medians and ratios; ``--json`` keeps them, ``--markdown`` prints the tables of
-docs/performance.md (``--update-readme`` writes them there), and
+jax.jit (float32, the MLP workloads) and scikit-learn when they are installed, interleaved and
+repeated in one process, and prints medians and ratios; ``--json`` keeps them, ``--markdown``
+prints the tables of docs/performance.md (``--update-readme`` writes them there), and
 ``--from-json`` re-renders a saved run without measuring again. ``--smoke`` runs everything once
 at tiny sizes (the test suite does this so the benchmarks cannot rot).
 
@@ -86,7 +86,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help="also write the markdown between the benchmark markers of FILE "
                              "(without FILE: the repository's docs/performance.md)")
     parser.add_argument("--threads", type=int,
-                        help="limit BLAS (threadpoolctl), PyTorch and XLA (jax) to this many threads")
+                        help="limit BLAS (threadpoolctl), PyTorch and XLA (jax) to this many "
+                             "threads")
     parser.add_argument("--keep-blas-env", action="store_true",
                         help="do not remove OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE")
     args = parser.parse_args(argv)
