@@ -122,9 +122,11 @@ def cpu_name() -> str:
 
 
 def machine_info(removed_env: Optional[Dict[str, str]] = None,
-                 competitors: Sequence[str] = ("torch", "sklearn")) -> Dict[str, Any]:
+                 competitors: Sequence[str] = ("torch", "sklearn"),
+                 jax_threads: Optional[str] = None) -> Dict[str, Any]:
     """What a reader needs to judge the numbers: CPU, cores, versions, BLAS and threads
-    (PyTorch and scikit-learn are imported, and described, only when among ``competitors``)."""
+    (PyTorch, jax and scikit-learn are imported, and described, only when among
+    ``competitors``; ``jax_threads`` says how XLA's threads were limited, if they were)."""
     info: Dict[str, Any] = {
         "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
         "cpu": cpu_name(),
@@ -144,6 +146,11 @@ def machine_info(removed_env: Optional[Dict[str, str]] = None,
     torch = optional_import("torch") if "torch" in competitors else None
     info["torch"] = None if torch is None else {
         "version": torch.__version__, "threads": torch.get_num_threads()}
+    if "jax" in competitors:
+        from . import jax_step
+        info["jax"] = jax_step.describe(jax_threads)
+    else:
+        info["jax"] = None
     sklearn = optional_import("sklearn") if "sklearn" in competitors else None
     info["sklearn"] = None if sklearn is None else sklearn.__version__
     return info

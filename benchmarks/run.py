@@ -1,9 +1,9 @@
 """The benchmark entry point: ``python -m benchmarks`` or ``python benchmarks/run.py``.
 
-Measures minigrad against the same network written by hand in NumPy (the floor), PyTorch CPU
-and scikit-learn when they are installed, interleaved and repeated in one process, and prints
-medians and ratios; ``--json`` keeps them, ``--markdown`` prints the tables of
-docs/performance.md (``--update-readme`` writes them there), and
+Measures minigrad against the same network written by hand in NumPy (the floor), PyTorch CPU,
+jax.jit (float32, the MLP workloads) and scikit-learn when they are installed, interleaved and
+repeated in one process, and prints medians and ratios; ``--json`` keeps them, ``--markdown``
+prints the tables of docs/performance.md (``--update-readme`` writes them there), and
 ``--from-json`` re-renders a saved run without measuring again. ``--smoke`` runs everything once
 at tiny sizes (the test suite does this so the benchmarks cannot rot).
 
@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 BLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 _REMOVED_ENV = "MINIGRAD_BENCH_REMOVED_ENV"
-COMPETITORS = ("numpy", "minigrad", "torch", "sklearn")
+COMPETITORS = ("numpy", "minigrad", "torch", "jax", "sklearn")
 SECTIONS = ("train", "overhead", "digits", "memory")
 # where --update-readme writes the tables when no file is given: the repository's own page
 PERFORMANCE_DOC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -47,8 +47,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """The command line, checked (``--smoke`` overrides the sizes and repetitions)."""
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="Time minigrad against hand-written NumPy (the floor), PyTorch CPU and "
-                    "scikit-learn, interleaved in one process; print medians and ratios.",
+        description="Time minigrad against hand-written NumPy (the floor), PyTorch CPU, "
+                    "jax.jit and scikit-learn, interleaved in one process; print medians and "
+                    "ratios.",
         epilog="examples: python -m benchmarks --only train --workloads W2 --repeat 5; "
                "python -m benchmarks --profile W1; "
                "python -m benchmarks --update-readme",
@@ -85,7 +86,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help="also write the markdown between the benchmark markers of FILE "
                              "(without FILE: the repository's docs/performance.md)")
     parser.add_argument("--threads", type=int,
-                        help="limit BLAS (threadpoolctl) and PyTorch to this many threads")
+                        help="limit BLAS (threadpoolctl), PyTorch and XLA (jax) to this many "
+                             "threads")
     parser.add_argument("--keep-blas-env", action="store_true",
                         help="do not remove OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE")
     args = parser.parse_args(argv)
@@ -135,15 +137,25 @@ def _installed(module: str) -> bool:
         return False
 
 
+def _importable(competitors: tuple, log: Any) -> tuple:
+    """``competitors`` without jax when importing it fails (found on the path is not enough:
+    jaxlib may be missing or built for another CPU)."""
+    from . import jax_step
+    if "jax" in competitors and not jax_step.available():
+        log("jax: found but failed to import; skipped")
+        return tuple(c for c in competitors if c != "jax")
+    return competitors
+
+
 def run(args: argparse.Namespace, log: Any = print) -> Dict[str, Any]:
     """Measure the chosen sections and return the results dict (see ``report.py``)."""
     from . import harness
     removed = json.loads(os.environ.get(_REMOVED_ENV, "{}"))
     competitors = available(args.competitors)
-    if args.threads is not None:
-        _limit_threads(args.threads, competitors)
+    jax_threads = None if args.threads is None else _limit_threads(args.threads, competitors)
+    competitors = _importable(competitors, log)
     results: Dict[str, Any] = {
-        "machine": harness.machine_info(removed, competitors),
+        "machine": harness.machine_info(removed, competitors, jax_threads),
         "settings": {"smoke": args.smoke, "repeat": args.repeat, "block_seconds": args.block,
                      "settle_seconds": args.settle, "competitors": list(competitors),
                      "threads": args.threads},
@@ -253,8 +265,10 @@ def _memory(args: argparse.Namespace, competitors: tuple, log: Any) -> List[Dict
     return [row]
 
 
-def _limit_threads(threads: int, competitors: Sequence[str]) -> None:
-    """Cap BLAS (through threadpoolctl, for the rest of the process) and PyTorch threads."""
+def _limit_threads(threads: int, competitors: Sequence[str]) -> Optional[str]:
+    """Cap BLAS (through threadpoolctl, for the rest of the process), PyTorch and XLA threads;
+    returns what was done to XLA's (``jax_step.limit_threads``) when jax is a competitor."""
+    from . import jax_step
     from .harness import optional_import
     threadpoolctl = optional_import("threadpoolctl")
     if threadpoolctl is None:
@@ -263,6 +277,7 @@ def _limit_threads(threads: int, competitors: Sequence[str]) -> None:
         import torch
         torch.set_num_threads(threads)
     threadpoolctl.threadpool_limits(limits=threads)   # called, not entered: holds from now on
+    return jax_step.limit_threads(threads) if "jax" in competitors else None
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, Tuple
 
 import numpy as np
 
-from . import convnet, reference
+from . import convnet, jax_step, reference
 
 Step = Callable[[], Any]
 
@@ -169,6 +169,8 @@ def steps_for(workload: Workload, dtype: Any, competitors: Tuple[str, ...],
     builders = {"numpy": numpy_step, "minigrad": minigrad_step, "torch": torch_step}
     steps = {name: builders[name](workload, dtype, seed)
              for name in competitors if name in builders}
+    if "jax" in competitors and jax_step.runs(dtype):                  # float32 only
+        steps["jax"] = jax_step.jax_step(workload, dtype, seed)
     if "sklearn" in competitors and fits_sklearn(workload):
         steps["sklearn"] = sklearn_step(workload, dtype, seed, batches=2 if smoke else 20)
     return steps

@@ -205,9 +205,12 @@ def test_bad_options_are_refused():
 
 def test_target_checks_judge_ratios():
     results = {"train": [{"workload": "W2", "dtype": "float32",
-                          "median_s": {"numpy": 1.0, "minigrad": 1.4, "torch": 2.0}}]}
+                          "median_s": {"numpy": 1.0, "minigrad": 1.4, "torch": 2.0}},
+                         {"workload": "W3", "dtype": "float32",
+                          "median_s": {"numpy": 1.0, "minigrad": 1.02}}]}
     checks = {c["target"]: c["met"] for c in report.target_checks(results)}
-    assert checks == {"W2 minigrad / NumPy <= 1.30": False,
+    assert checks == {"W2 minigrad / NumPy <= 1.00": False,
+                      "W3 minigrad / NumPy <= 1.02": True,
                       "W2 minigrad faster than PyTorch": True}
 
 
