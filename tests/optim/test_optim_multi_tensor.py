@@ -37,6 +37,15 @@ def step_all(opt, opts):
         o.step()
 
 
+def adam_pair(rng, together, alone, steps):
+    """Adam over the group and one Adam per twin, after ``steps`` steps of fresh gradients."""
+    opt, opts = optim.Adam(together, lr=0.1), [optim.Adam([q], lr=0.1) for q in alone]
+    for _ in range(steps):
+        give_grads(rng, together, alone)
+        step_all(opt, opts)
+    return opt, opts
+
+
 def assert_same(together, alone, opt, opts):
     for p, q, o in zip(together, alone, opts):
         np.testing.assert_array_equal(p.data, q.data)
@@ -115,10 +124,7 @@ def test_an_array_someone_else_holds_stays_put_and_is_updated_in_place(hold):
     else:                                    # a tensor over a slice of the user's array
         held = rng.standard_normal(10)
         together[0].data, alone[0].data = held[:6].reshape(3, 2), held[:6].reshape(3, 2).copy()
-    opt, opts = optim.Adam(together, lr=0.1), [optim.Adam([q], lr=0.1) for q in alone]
-    for _ in range(3):
-        give_grads(rng, together, alone)
-        step_all(opt, opts)
+    opt, opts = adam_pair(rng, together, alone, steps=3)
     assert np.shares_memory(held, together[0].data)
     expected = {"variable": alone[0].data, "view": alone[0].data[1:],
                 "user-array": alone[0].data.reshape(-1)}[hold]
@@ -204,9 +210,6 @@ def test_without_reference_counts_no_array_moves_and_the_bits_are_the_same(monke
     monkeypatch.setattr(multi_tensor.sys, "getrefcount", None, raising=False)
     rng = np.random.default_rng(7)
     together, alone = twins(rng, [(3, 2), (2,), (4,)], np.float32)
-    opt, opts = optim.Adam(together, lr=0.1), [optim.Adam([q], lr=0.1) for q in alone]
-    for _ in range(3):
-        give_grads(rng, together, alone)
-        step_all(opt, opts)
+    opt, opts = adam_pair(rng, together, alone, steps=3)
     assert all(buffer_of(p) is None for p in together)
     assert_same(together, alone, opt, opts)
