@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 import minigrad as mg
 from benchmarks import convnet, reference
+from floor_match import assert_steps_agree
 from minigrad import nn, optim
 from minigrad.functional.conv import col2im, im2col
 
@@ -30,20 +31,7 @@ def test_floor_gradients_and_adam_steps_equal_minigrad(batch, side, filters, fil
     t = rng.integers(0, classes, batch)
     optimizer = optim.Adam(model.parameters(), lr=1e-3)
     adam = reference.ReferenceAdam(floor.params(), lr=1e-3)
-    for _ in range(2):
-        optimizer.zero_grad()
-        loss = nn.SoftmaxCrossEntropy()(model(mg.tensor(x)), t)
-        loss.backward()
-        floor_loss = floor.loss(x, t)
-        floor.backward()
-        np.testing.assert_allclose(floor_loss, loss.item(), rtol=1e-10)
-        for p, g in zip(model.parameters(), floor.grads()):
-            assert g.dtype == np.float64
-            np.testing.assert_allclose(g, p.grad.data, rtol=1e-7, atol=1e-9)
-        optimizer.step()
-        adam.step(floor.grads())
-        for p, q in zip(model.parameters(), floor.params()):
-            np.testing.assert_allclose(q, p.data, rtol=1e-7, atol=1e-9)
+    assert_steps_agree(model, optimizer, floor, adam, x, t, lambda: floor.loss(x, t), atol=1e-9)
 
 
 @given(shape=st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(3, 7),

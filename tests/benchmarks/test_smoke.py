@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import minigrad as mg
 from benchmarks import reference, report, run, workloads
+from floor_match import assert_steps_agree
 from minigrad import functional as F
 from minigrad import nn, optim
 
@@ -59,20 +60,8 @@ def test_reference_gradients_and_adam_step_equal_minigrad(batch, input_size, hid
     optimizer = optim.Adam(model.parameters(), lr=1e-3, eps=1e-3)
     adam = reference.ReferenceAdam(floor.params(), lr=1e-3, eps=1e-3)
 
-    for _ in range(2):   # the second step starts from updated weights and Adam state
-        optimizer.zero_grad()
-        loss = nn.SoftmaxCrossEntropy()(model(mg.tensor(x)), t)
-        loss.backward()
-        floor_loss = floor.loss(x, t, train=True, masks=masks)
-        floor.backward()
-        np.testing.assert_allclose(floor_loss, loss.item(), rtol=1e-10)
-        for p, g in zip(model.parameters(), floor.grads()):
-            assert g.dtype == np.float64
-            np.testing.assert_allclose(g, p.grad.data, rtol=1e-7, atol=1e-8)
-        optimizer.step()
-        adam.step(floor.grads())
-        for p, q in zip(model.parameters(), floor.params()):
-            np.testing.assert_allclose(q, p.data, rtol=1e-7, atol=1e-8)
+    assert_steps_agree(model, optimizer, floor, adam, x, t,
+                       lambda: floor.loss(x, t, train=True, masks=masks), atol=1e-8)
     running = [b for name, b in model.state_dict().items() if name.endswith("running_mean")]
     floor_running = [layer.running_mean for layer in floor.layers
                      if isinstance(layer, reference.BatchNormalization)]
