@@ -85,7 +85,9 @@ def test_jax_loss_gradients_adam_step_and_running_statistics_equal_the_floor(
         largest = _largest(floor64.grads())
         for i, (mine, g32, g64) in enumerate(zip(grads, floor32.grads(), floor64.grads())):
             if i in before_batchnorm:   # exactly zero: rounding noise of the sum of dh in both
-                assert np.abs(mine).max() <= 1e-5 * largest >= np.abs(g32).max()
+                # (float32 noise of a batch sum whose terms may exceed the largest gradient:
+                # 1e-5 of it was found too tight by hypothesis; a real gradient is ~largest)
+                assert np.abs(mine).max() <= 1e-4 * largest >= np.abs(g32).max()
             else:
                 _as_accurate(mine, g32, g64, largest)
         adam32.step(floor32.grads())
